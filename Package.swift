@@ -1,0 +1,63 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "l7mp",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "l7mp", targets: ["l7mp"]),
+    .library(name: "RuleLang", targets: ["RuleLang"]),
+    .library(name: "VM", targets: ["VM"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+  ],
+  targets: [
+    // System libraries (Debian: libyaml-dev, libedit-dev, libpcap-dev; `make deps` installs them).
+    .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+    .systemLibrary(name: "CLibEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+    .target(
+      name: "CLibEditShim",
+      dependencies: ["CLibEdit"],
+      linkerSettings: [.linkedLibrary("edit")]
+    ),
+    .systemLibrary(name: "CPcap", providers: [.apt(["libpcap-dev"])]),
+
+    // The rule language: lexer, parser, checker, (later) bytecode compiler.
+    .target(name: "RuleLang"),
+    // Load-time verifier and per-packet interpreter: no I/O.
+    .target(name: "VM", dependencies: ["RuleLang"]),
+    // Data plane and control API.
+    .target(
+      name: "Proxy",
+      dependencies: ["RuleLang", "VM", .product(name: "Logging", package: "swift-log")]
+    ),
+    // Interactive prompt and capture reading.
+    .target(
+      name: "Repl",
+      dependencies: [
+        "RuleLang", "VM", "CLibEditShim", "CPcap", .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    // VirtualService / Route resources to rules and proxy configuration.
+    .target(
+      name: "CRDBridge",
+      dependencies: ["RuleLang", "CLibYAML", .product(name: "Logging", package: "swift-log")]
+    ),
+    .executableTarget(
+      name: "l7mp",
+      dependencies: [
+        "RuleLang", "VM", "Proxy", "Repl", "CRDBridge",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+
+    .testTarget(name: "RuleLangTests", dependencies: ["RuleLang"], resources: [.copy("cases")]),
+    .testTarget(name: "VMTests", dependencies: ["VM", "RuleLang"]),
+    .testTarget(name: "ReplTests", dependencies: ["Repl"]),
+    .testTarget(name: "CRDBridgeTests", dependencies: ["CRDBridge"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["RuleLang"]),
+  ]
+)

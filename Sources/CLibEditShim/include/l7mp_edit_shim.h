@@ -1,0 +1,30 @@
+#ifndef L7MP_EDIT_SHIM_H
+#define L7MP_EDIT_SHIM_H
+// libedit's el_set/el_get are C-variadic, which Swift cannot call; these fixed-arity wrappers can.
+// The stdio globals are not concurrency-safe to touch from Swift 6, so they are handed out from C.
+#include <stdio.h>
+#include <histedit.h>
+
+typedef char *(*l7mp_prompt_fn)(EditLine *);
+typedef unsigned char (*l7mp_command_fn)(EditLine *, int);
+
+FILE *l7mp_stdin(void);
+FILE *l7mp_stdout(void);
+FILE *l7mp_stderr(void);
+
+EditLine *l7mp_el_init(const char *program);
+int l7mp_el_set_prompt(EditLine *el, l7mp_prompt_fn prompt);
+int l7mp_el_set_editor(EditLine *el, const char *mode);
+int l7mp_el_set_history(EditLine *el, History *history);
+int l7mp_el_add_function(EditLine *el, const char *name, const char *help, l7mp_command_fn fn);
+int l7mp_el_bind(EditLine *el, const char *key, const char *command);
+int l7mp_el_set_client_data(EditLine *el, void *data);
+void *l7mp_el_get_client_data(EditLine *el);
+
+History *l7mp_history_init(int size);
+int l7mp_history_enter(History *h, const char *line);
+int l7mp_history_load(History *h, const char *path);
+int l7mp_history_save(History *h, const char *path);
+void l7mp_history_end(History *h);
+
+#endif

@@ -1,0 +1,224 @@
+/// Typing of comparisons, `&`, and calls.
+extension Checker {
+  mutating func inferBinary(
+    _ e: Expr, _ op: BinaryOperator, _ l: Expr, _ r: Expr, _ opRange: SourceRange
+  ) -> RuleType {
+    let lt = infer(l)
+    let rt = infer(r)
+    if lt.isError || rt.isError { return .error }
+    let L = lt.unwrapped
+    let R = rt.unwrapped
+    func mismatch(_ why: String, fixIts: [FixIt] = []) -> RuleType {
+      diagnostics.error(why, at: e.range, fixIts: fixIts)
+      return .error
+    }
+    let lText = ExprPrinter.print(l)
+
+    switch op {
+    case .bitAnd:
+      guard coerce(l, to: .int), coerce(r, to: .int) else {
+        return mismatch("'&' masks bits of int values, but the operands are \(lt) and \(rt)")
+      }
+      if case .int(let a)? = l.constant, case .int(let b)? = r.constant { e.constant = .int(a & b) }
+      return L == .int && R == .int && !lt.isOptional && !rt.isOptional ? .int : .optional(.int)
+
+    case .equal, .notEqual:
+      if L == .dynamic || R == .dynamic { return .bool }
+      if case .set = R {
+        return mismatch(
+          "'\(op.rawValue)' compares single values; test membership with 'in'",
+          fixIts: [FixIt(range: opRange, replacement: op == .equal ? "in" : "not in")])
+      }
+      if L == .ip, R == .cidr {
+        return mismatch(
+          "an address is never equal to a CIDR; test membership with 'in'",
+          fixIts: [FixIt(range: opRange, replacement: op == .equal ? "in" : "not in")])
+      }
+      guard unify(l, r) else {
+        return mismatch("cannot compare \(lt) with \(rt)\(literalHint(l, r))")
+      }
+      foldEquality(e, op, l, r)
+      lintAlwaysFalse(e, op, l, r)
+      return .bool
+
+    case .less, .lessEqual, .greater, .greaterEqual:
+      if L == .dynamic || R == .dynamic { return .bool }
+      guard unify(l, r) else { return mismatch("cannot compare \(lt) with \(rt)") }
+      let t = l.type.unwrapped
+      guard t == .int || t == .duration else {
+        return mismatch(
+          "'\(op.rawValue)' orders int and duration values; \(t) cannot be ordered\(t == .ip ? " (use 'in' with a CIDR or a range)" : "")"
+        )
+      }
+      lintAlwaysFalse(e, op, l, r)
+      return .bool
+
+    case .in:
+      if R == .dynamic { return .bool }
+      switch R {
+      case .cidr:
+        guard coerce(l, to: .ip) else { return mismatch("'in' a CIDR needs an ip on the left, found \(lt)") }
+        return .bool
+      case .set(let et):
+        if case .set(let vs)? = r.constant, vs.isEmpty {
+          diagnostics.warning("'in {}' is always false: the set is empty", at: r.range)
+          return .bool
+        }
+        if L == .dynamic { return .bool }
+        if et == .cidr {
+          guard coerce(l, to: .ip) else {
+            return mismatch("a set of CIDRs holds addresses; the left side is \(lt)")
+          }
+          return .bool
+        }
+        if L == .ip, et == .string, coerce(r, to: .set(.cidr)) { return .bool }
+        guard coerce(r, to: .set(L)) || coerce(l, to: et) else {
+          return mismatch("'\(lText)' is \(lt) but the set holds \(et)")
+        }
+        lintAlwaysFalse(e, op, l, r)
+        return .bool
+      case .range(let et):
+        if L == .dynamic { return .bool }
+        guard coerce(r, to: .range(L)) || coerce(l, to: et) else {
+          return mismatch("'\(lText)' is \(lt) but the range is of \(et)")
+        }
+        lintAlwaysFalse(e, op, l, r)
+        return .bool
+      case .string where L == .ip:
+        if coerce(r, to: .cidr) { return .bool }
+        return mismatch("'in' needs a set, a range or a CIDR on the right, found a string")
+      case .string, .bytes:
+        return mismatch(
+          "'in' needs a set, a range or a CIDR on the right; to find a substring use 'contains'",
+          fixIts: [])
+      default:
+        return mismatch("'in' needs a set, a range or a CIDR on the right, found \(rt)")
+      }
+
+    case .starts, .ends, .contains:
+      if L == .dynamic || R == .dynamic { return .bool }
+      if L == .ip {
+        // An address by its text form, as l7mp does: IP.src_addr starts "10.0.0".
+        guard R == .string, r.constant != nil else {
+          return mismatch(
+            "'\(op.rawValue)' on an address compares its text with a constant string; found \(rt)")
+        }
+        lintIPTextPrefix(e, op, l, r)
+        return .bool
+      }
+      guard L == .string || L == .bytes else {
+        return mismatch(
+          "'\(op.rawValue)' needs a string or bytes on the left, but '\(lText)' is \(lt)\(L == .int ? "; compare numbers with '==' or 'in'" : "")"
+        )
+      }
+      guard coerce(r, to: L) else {
+        return mismatch("'\(op.rawValue)' needs \(L) on the right to match '\(lText)', found \(rt)")
+      }
+      lintAlwaysFalse(e, op, l, r)
+      return .bool
+
+    case .matches:
+      if L == .dynamic { return .bool }
+      guard L == .string || L == .bytes else {
+        return mismatch("'matches' needs a string or bytes on the left, but '\(lText)' is \(lt)")
+      }
+      guard R == .string, case .string(let pattern)? = r.constant else {
+        return mismatch("'matches' needs a constant string holding a regular expression on the right")
+      }
+      checkRegex(pattern, r)
+      return .bool
+    }
+  }
+
+  /// Brings both sides of a comparison to one type, converting whichever is a constant.
+  mutating func unify(_ l: Expr, _ r: Expr) -> Bool {
+    let L = l.type.unwrapped
+    let R = r.type.unwrapped
+    if L == R {
+      if case .set = L { return false }
+      if case .range = L { return false }
+      return true
+    }
+    if r.constant != nil, coerce(r, to: L) { return true }
+    if l.constant != nil, coerce(l, to: R) { return true }
+    return false
+  }
+
+  func literalHint(_ l: Expr, _ r: Expr) -> String {
+    let types = Set([l.type.unwrapped, r.type.unwrapped])
+    if types == [.int, .duration] { return "; write durations with a unit, e.g. 2s" }
+    if types == [.ip, .string] { return "; the string is not an IP address" }
+    if types == [.int, .string] { return "; numbers are not quoted" }
+    return ""
+  }
+
+  mutating func foldEquality(_ e: Expr, _ op: BinaryOperator, _ l: Expr, _ r: Expr) {
+    guard let a = l.constant, let b = r.constant else { return }
+    e.constant = .bool((a == b) == (op == .equal))
+  }
+
+  // MARK: calls
+
+  mutating func inferCall(_ e: Expr, _ name: Name, _ args: [Expr]) -> RuleType {
+    guard let fn = Builtin.named(name.text) else {
+      let best = Spelling.closest(to: name.text, in: Builtin.all.map(\.name)).first
+      diagnostics.error(
+        "unknown function '\(name.text)'\(best.map { "; did you mean '\($0)'?" } ?? "; functions are \(Builtin.all.map(\.name).joined(separator: ", "))")",
+        at: name.range, fixIts: best.map { [FixIt(range: name.range, replacement: $0)] } ?? [])
+      for a in args { infer(a) }
+      return .error
+    }
+    guard args.count == fn.parameters.count else {
+      diagnostics.error(
+        "\(fn.name)() takes \(fn.parameters.count) argument\(fn.parameters.count == 1 ? "" : "s"), found \(args.count): \(fn.signature)",
+        at: e.range)
+      return .error
+    }
+    if fn.name == "defined" {
+      let a = args[0]
+      guard case .path = a.kind, a.constReference == nil, consts[a.pathText ?? ""] == nil else {
+        infer(a)
+        diagnostics.error("defined() takes a metadata field, such as defined(HTTP.headers.x-id)", at: a.range)
+        return .error
+      }
+      let t = infer(a)
+      if t.isError { return .error }
+      if !t.isOptional, t != .dynamic {
+        diagnostics.warning(
+          "'\(a.pathText ?? "")' is always present on a \(currentProtocol?.rawValue ?? "") rulelist: defined() is always true",
+          at: e.range)
+      }
+      return .bool
+    }
+    var types: [RuleType] = []
+    var optional = false
+    for (k, (a, accepted)) in zip(args, fn.parameters).enumerated() {
+      let t = infer(a)
+      if t.isError { return .error }
+      optional = optional || t.isOptional
+      if t.unwrapped == .dynamic || accepted.contains(t.unwrapped) {
+        types.append(t.unwrapped)
+        continue
+      }
+      if let target = accepted.first, coerce(a, to: target) {
+        types.append(target)
+        continue
+      }
+      diagnostics.error(
+        "argument \(k + 1) of \(fn.name)() must be \(accepted.map(\.description).joined(separator: " or ")), found \(t): \(fn.signature)",
+        at: a.range)
+      return .error
+    }
+    let result: RuleType
+    switch fn.name {
+    case "lower": result = types[0] == .bytes ? .bytes : .string
+    default: result = .int
+    }
+    if fn.name == "len", case .string(let s)? = args[0].constant { e.constant = .int(Int64(s.utf8.count)) }
+    if fn.name == "len", case .bytes(let b)? = args[0].constant { e.constant = .int(Int64(b.count)) }
+    if fn.name == "lower", case .string(let s)? = args[0].constant { e.constant = .string(s.lowercased()) }
+    // u8/u16/u32 read past the end → the comparison is false: the result may be absent.
+    let mayBeAbsent = optional || ["u8", "u16", "u32"].contains(fn.name)
+    return mayBeAbsent ? .optional(result) : result
+  }
+}

@@ -1,0 +1,447 @@
+/// The result of checking a rule file: the typed tree and everything found wrong with it.
+public struct CheckedFile: Sendable {
+  public let source: SourceFile
+  public let file: RuleFile
+  /// Each rulelist's protocol (only for rulelists whose protocol is valid).
+  public let protocols: [String: RuleProtocol]
+  /// The value of every valid `const`.
+  public let constants: [String: Value]
+  public let diagnostics: [Diagnostic]
+
+  public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+}
+
+/// Parses and checks rule source: names, types, metadata per protocol, actions, `apply` cycles,
+/// and the warnings for what is legal but likely wrong.
+public enum RuleChecker {
+  public static func check(_ source: SourceFile) -> CheckedFile {
+    let (file, parseDiagnostics) = Parser.parse(source)
+    var checker = Checker(source: source, file: file)
+    checker.diagnostics.append(contentsOf: parseDiagnostics)
+    checker.run()
+    let sorted = checker.diagnostics.diagnostics.enumerated().sorted { a, b in
+      a.element.range.start != b.element.range.start
+        ? a.element.range.start < b.element.range.start : a.offset < b.offset
+    }.map(\.element)
+    return CheckedFile(
+      source: source, file: file, protocols: checker.protocols,
+      constants: checker.constantValues(), diagnostics: sorted)
+  }
+
+  public static func check(text: String, name: String) -> CheckedFile {
+    check(SourceFile(name: name, text: text))
+  }
+}
+
+struct Checker {
+  let source: SourceFile
+  let file: RuleFile
+  var diagnostics = DiagnosticBag()
+  var protocols: [String: RuleProtocol] = [:]
+
+  struct ConstInfo {
+    let decl: ConstDecl
+    var state: State = .unresolved
+    var used = false
+    enum State {
+      case unresolved, resolving
+      case resolved(Value?)
+    }
+  }
+  var consts: [String: ConstInfo] = [:]
+  var rulelistDecls: [String: RulelistDecl] = [:]
+  /// The protocol of the rulelist being checked; nil while checking consts.
+  var currentProtocol: RuleProtocol? = nil
+
+  init(source: SourceFile, file: RuleFile) {
+    self.source = source
+    self.file = file
+  }
+
+  func constantValues() -> [String: Value] {
+    var out: [String: Value] = [:]
+    for (name, info) in consts {
+      if case .resolved(let v?) = info.state { out[name] = v }
+    }
+    return out
+  }
+
+  mutating func run() {
+    collectDeclarations()
+    for c in file.constants { _ = resolveConst(c.name.text) }
+    for r in file.rulelists { checkRulelist(r) }
+    checkApplyCycles()
+    for c in file.constants where consts[c.name.text]?.decl.range == c.range {
+      if consts[c.name.text]?.used == false {
+        diagnostics.append(
+          .warning(
+            "constant '\(c.name.text)' is never used", at: c.name.range,
+            fixIts: [FixIt(range: c.range, replacement: "")]))
+      }
+    }
+  }
+
+  mutating func collectDeclarations() {
+    for c in file.constants {
+      let name = c.name.text
+      if MetadataSchema.roots.contains(name) || Builtin.named(name) != nil {
+        diagnostics.error(
+          "'\(name)' is reserved (a metadata field or function) and cannot name a constant",
+          at: c.name.range)
+        continue
+      }
+      if name.contains(".") {
+        diagnostics.error(
+          "constant names cannot contain '.', which separates metadata path parts",
+          at: c.name.range,
+          fixIts: [FixIt(range: c.name.range, replacement: name.replacing(".", with: "_"))])
+        continue
+      }
+      if let first = consts[name] {
+        diagnostics.append(
+          .error(
+            "constant '\(name)' is already defined", at: c.name.range,
+            notes: [.init(message: "first defined here", range: first.decl.name.range)]))
+        continue
+      }
+      consts[name] = ConstInfo(decl: c)
+    }
+    for r in file.rulelists {
+      if let first = rulelistDecls[r.name.text] {
+        diagnostics.append(
+          .error(
+            "rulelist '\(r.name.text)' is already defined", at: r.name.range,
+            notes: [.init(message: "first defined here", range: first.name.range)]))
+        continue
+      }
+      rulelistDecls[r.name.text] = r
+      if let p = RuleProtocol(rawValue: r.protocolName.text) {
+        protocols[r.name.text] = p
+      } else {
+        let names = RuleProtocol.allCases.map(\.rawValue)
+        let exact = names.first { $0.lowercased() == r.protocolName.text.lowercased() }
+        let best = exact ?? Spelling.closest(to: r.protocolName.text, in: names).first
+        diagnostics.error(
+          "unknown protocol '\(r.protocolName.text)'; expected \(RuleProtocol.namesForMessages)",
+          at: r.protocolName.range,
+          fixIts: best.map { [FixIt(range: r.protocolName.range, replacement: $0)] } ?? [])
+      }
+    }
+  }
+
+  /// The value of a constant, resolving it (and what it refers to) on first use.
+  mutating func resolveConst(_ name: String) -> Value? {
+    guard var info = consts[name] else { return nil }
+    switch info.state {
+    case .resolved(let v): return v
+    case .resolving:
+      diagnostics.error("constant '\(name)' refers to itself", at: info.decl.name.range)
+      info.state = .resolved(nil)
+      consts[name] = info
+      return nil
+    case .unresolved:
+      info.state = .resolving
+      consts[name] = info
+      let saved = currentProtocol
+      currentProtocol = nil
+      let e = info.decl.value
+      let t = infer(e)
+      currentProtocol = saved
+      var value: Value? = nil
+      if !t.isError {
+        if let v = e.constant {
+          value = v
+          lintConstant(e)
+        } else {
+          diagnostics.error(
+            "a constant must be a literal, a set, a range or another constant; '\(ExprPrinter.print(e))' depends on the packet",
+            at: e.range)
+        }
+      }
+      if case .resolved = consts[name]!.state {
+      } else {
+        consts[name]!.state = .resolved(value)
+      }
+      return value
+    }
+  }
+
+  // MARK: rulelists and rules
+
+  mutating func checkRulelist(_ r: RulelistDecl) {
+    guard rulelistDecls[r.name.text]?.range == r.range else { return }
+    currentProtocol = protocols[r.name.text]
+    defer { currentProtocol = nil }
+    if r.rules.isEmpty {
+      diagnostics.warning(
+        "rulelist '\(r.name.text)' has no rules: every packet is dropped", at: r.name.range)
+    }
+    var seen: [String: Rule] = [:]
+    for rule in r.rules {
+      if let first = seen[rule.name.text] {
+        diagnostics.append(
+          .error(
+            "rule '\(rule.name.text)' is already defined in rulelist '\(r.name.text)'",
+            at: rule.name.range,
+            notes: [.init(message: "first defined here", range: first.name.range)]))
+      } else {
+        seen[rule.name.text] = rule
+      }
+      checkRule(rule, in: r)
+    }
+    if currentProtocol != nil { lintShadowedRules(r) }
+  }
+
+  mutating func checkRule(_ rule: Rule, in list: RulelistDecl) {
+    if let cond = rule.condition, currentProtocol != nil {
+      let t = infer(cond)
+      if !t.isError, t.unwrapped != .bool, t.unwrapped != .dynamic {
+        diagnostics.error(
+          "a rule's condition must be bool, but this is \(t)\(conditionHint(cond, t))",
+          at: cond.range)
+      }
+      if t.unwrapped == .bool, let c = cond.constant, case .bool(let b) = c {
+        diagnostics.warning(
+          b
+            ? "condition is always true; leave out 'when' for a rule that matches everything"
+            : "condition is always false: rule '\(rule.name.text)' never matches",
+          at: cond.range)
+      }
+    }
+    var terminal: Action? = nil
+    var hasSet = false
+    for action in rule.actions {
+      if let t = terminal {
+        diagnostics.append(
+          .error(
+            "nothing can follow '\(keyword(of: t))' in a rule; a rule ends with one route, drop or apply",
+            at: action.range,
+            notes: [.init(message: "the rule ends here", range: t.range)]))
+        continue
+      }
+      switch action {
+      case .set(let target, let value, _):
+        hasSet = true
+        checkSet(target, value)
+      case .route(let route):
+        terminal = action
+        checkRoute(route)
+      case .drop:
+        terminal = action
+        if hasSet {
+          diagnostics.warning(
+            "'set' has no effect in a rule that drops the packet", at: action.range)
+        }
+      case .apply(let name, _):
+        terminal = action
+        checkApply(name, from: list)
+      }
+    }
+    if terminal == nil {
+      diagnostics.error(
+        "rule '\(rule.name.text)' has no 'route', 'drop' or 'apply': say what happens to the packets it matches",
+        at: rule.name.range)
+    }
+  }
+
+  func keyword(of a: Action) -> String {
+    switch a {
+    case .set: return "set"
+    case .route: return "route"
+    case .drop: return "drop"
+    case .apply: return "apply"
+    }
+  }
+
+  func conditionHint(_ e: Expr, _ t: RuleType) -> String {
+    switch t.unwrapped {
+    case .int: return "; compare it, e.g. '\(ExprPrinter.print(e)) != 0'"
+    case .string, .bytes: return "; test it, e.g. 'len(\(ExprPrinter.print(e))) > 0'"
+    default: return ""
+    }
+  }
+
+  mutating func checkSet(_ target: Expr, _ value: Expr) {
+    guard let proto = currentProtocol else {
+      _ = infer(value)
+      return
+    }
+    guard case .path(let segs) = target.kind else {
+      diagnostics.error(
+        "'set' writes a metadata field such as labels.NAME or HTTP.headers.NAME", at: target.range)
+      _ = infer(value)
+      return
+    }
+    let names = segs.map(\.name)
+    let valueType = infer(value)
+    switch MetadataSchema.lookup(names) {
+    case .field(let f):
+      guard f.writableOn.contains(proto) else {
+        let writable = MetadataSchema.fields.filter { $0.writableOn.contains(proto) }.map {
+          $0.isFamily ? $0.path.dropLast().joined(separator: ".") + ".NAME" : $0.displayPath
+        }
+        diagnostics.error(
+          "'\(names.joined(separator: "."))' cannot be set on a \(proto) rulelist; writable: \(writable.joined(separator: ", "))",
+          at: target.range)
+        return
+      }
+      target.type = f.type
+      if valueType.isError { return }
+      switch f.type.unwrapped {
+      case .dynamic:
+        if case .set = valueType { fallthrough }
+        if case .range = valueType { fallthrough }
+        return
+      case .string:
+        // Headers and URL parts are text: numbers, booleans and addresses are written as text.
+        switch valueType.unwrapped {
+        case .string, .int, .bool, .ip, .dynamic: return
+        default:
+          diagnostics.error(
+            "cannot set '\(names.joined(separator: "."))' (a string) to a value of type \(valueType)",
+            at: value.range)
+        }
+      default:
+        if !coerce(value, to: f.type.unwrapped) {
+          diagnostics.error(
+            "cannot set '\(names.joined(separator: "."))' (\(f.type)) to a value of type \(valueType)",
+            at: value.range)
+        }
+      }
+    default:
+      _ = infer(target)
+    }
+  }
+
+  // MARK: route
+
+  static let retryOnValues = ["never", "connect-failure", "disconnect", "always"]
+  static let routeOptions: [(String, RuleType)] = [
+    ("retry_on", .string), ("retries", .int), ("timeout", .duration),
+    ("remove_orphan_sessions", .bool), ("idle_timeout", .duration),
+  ]
+
+  mutating func checkRoute(_ route: RouteAction) {
+    var seen: [String: RouteOption] = [:]
+    for opt in route.options {
+      let key = opt.key.text
+      let t = infer(opt.value)
+      guard let expected = Checker.routeOptions.first(where: { $0.0 == key })?.1 else {
+        let names = Checker.routeOptions.map(\.0)
+        let best = Spelling.closest(to: key, in: names).first
+        diagnostics.error(
+          "unknown route option '\(key)'; options are \(names.joined(separator: ", "))",
+          at: opt.key.range,
+          fixIts: best.map { [FixIt(range: opt.key.range, replacement: $0)] } ?? [])
+        continue
+      }
+      if let first = seen[key] {
+        diagnostics.append(
+          .error(
+            "route option '\(key)' is given twice", at: opt.key.range,
+            notes: [.init(message: "first given here", range: first.key.range)]))
+        continue
+      }
+      seen[key] = opt
+      if t.isError { continue }
+      guard opt.value.constant != nil else {
+        diagnostics.error("route option '\(key)' must be a constant", at: opt.value.range)
+        continue
+      }
+      if !coerce(opt.value, to: expected) {
+        var fix: [FixIt] = []
+        var hint = ""
+        if expected == .duration, case .int(let n)? = opt.value.constant {
+          fix = [FixIt(range: opt.value.range, replacement: "\(n)s")]
+          hint = "; durations need a unit, e.g. \(n)s or \(n)ms"
+        }
+        if key == "retry_on", case .path(let segs) = opt.value.kind {
+          let text = segs.map(\.name).joined(separator: ".")
+          fix = [FixIt(range: opt.value.range, replacement: "\"\(text)\"")]
+          hint = "; write it as a string"
+        }
+        diagnostics.error(
+          "route option '\(key)' must be \(expected), found \(t)\(hint)", at: opt.value.range,
+          fixIts: fix)
+        continue
+      }
+      switch (key, opt.value.constant) {
+      case ("retry_on", .string(let s)?) where !Checker.retryOnValues.contains(s):
+        let best = Spelling.closest(to: s, in: Checker.retryOnValues).first
+        diagnostics.error(
+          "retry_on must be one of \(Checker.retryOnValues.map { "\"\($0)\"" }.joined(separator: ", "))",
+          at: opt.value.range,
+          fixIts: best.map { [FixIt(range: opt.value.range, replacement: "\"\($0)\"")] } ?? [])
+      case ("retries", .int(let n)?) where n > 1000:
+        diagnostics.error("retries must be at most 1000, found \(n)", at: opt.value.range)
+      case ("timeout", .duration(let d)?), ("idle_timeout", .duration(let d)?):
+        if d == 0 { diagnostics.error("\(key) must be longer than 0s", at: opt.value.range) }
+      default: break
+      }
+    }
+    if let retries = seen["retries"], seen["retry_on"] == nil {
+      diagnostics.warning(
+        "'retries' has no effect without 'retry_on' (the default is \"never\")",
+        at: retries.key.range,
+        fixIts: [
+          FixIt(
+            range: SourceRange(retries.key.range.start, retries.key.range.start),
+            replacement: "retry_on = \"connect-failure\", ")
+        ])
+    }
+  }
+
+  // MARK: apply
+
+  mutating func checkApply(_ name: Name, from list: RulelistDecl) {
+    guard let target = rulelistDecls[name.text] else {
+      let best = Spelling.closest(to: name.text, in: Array(rulelistDecls.keys)).first
+      diagnostics.error(
+        "no rulelist named '\(name.text)'\(best.map { "; did you mean '\($0)'?" } ?? "")",
+        at: name.range, fixIts: best.map { [FixIt(range: name.range, replacement: $0)] } ?? [])
+      return
+    }
+    if let from = protocols[list.name.text], let to = protocols[target.name.text], from != to {
+      diagnostics.append(
+        .error(
+          "cannot apply rulelist '\(name.text)' (for \(to)) from a \(from) rulelist",
+          at: name.range,
+          notes: [.init(message: "'\(name.text)' is declared here", range: target.name.range)]))
+    }
+  }
+
+  /// `apply` must not loop: rulelist a applies b, b applies a.
+  mutating func checkApplyCycles() {
+    var edges: [String: [(String, SourceRange)]] = [:]
+    for r in file.rulelists where rulelistDecls[r.name.text]?.range == r.range {
+      for rule in r.rules {
+        for case .apply(let n, _) in rule.actions where rulelistDecls[n.text] != nil {
+          edges[r.name.text, default: []].append((n.text, n.range))
+        }
+      }
+    }
+    var state: [String: Int] = [:]  // 1 visiting, 2 done
+    var stack: [String] = []
+    var reported = Set<String>()
+    func visit(_ u: String, _ d: inout DiagnosticBag) {
+      state[u] = 1
+      stack.append(u)
+      for (v, range) in edges[u] ?? [] {
+        if state[v] == 1 {
+          let cycle = stack[stack.lastIndex(of: v)!...] + [v]
+          let key = Set(cycle).sorted().joined(separator: ",")
+          if reported.insert(key).inserted {
+            d.error(
+              "'apply' makes a cycle: \(cycle.joined(separator: " → ")); rules cannot loop",
+              at: range)
+          }
+        } else if state[v] == nil {
+          visit(v, &d)
+        }
+      }
+      stack.removeLast()
+      state[u] = 2
+    }
+    for r in file.rulelists where state[r.name.text] == nil { visit(r.name.text, &diagnostics) }
+  }
+}

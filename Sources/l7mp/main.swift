@@ -1,0 +1,1 @@
+L7mp.mainWithExitCodes()
