@@ -44,7 +44,7 @@ run: build
 	-$(BIN)/l7mp check examples/mistakes.rules
 
 bench: deps
-	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+	L7MP_BENCHMARKS=1 $(SWIFT) package --scratch-path .build-bench --disable-sandbox benchmark $(BENCH_ARGS)
 
 FUZZ_SECONDS ?= 60
 fuzz: deps

@@ -1,6 +1,12 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+import class Foundation.ProcessInfo
+
+// The benchmarks (ordo-one/benchmark) are only part of the package when `make bench` asks for them
+// (L7MP_BENCHMARKS=1), so `make build` and `make test` neither resolve nor build them.
+let withBenchmarks = ProcessInfo.processInfo.environment["L7MP_BENCHMARKS"] != nil
+
 let package = Package(
   name: "l7mp",
   platforms: [.macOS(.v14)],
@@ -58,6 +64,21 @@ let package = Package(
     .testTarget(name: "VMTests", dependencies: ["VM", "RuleLang"]),
     .testTarget(name: "ReplTests", dependencies: ["Repl"]),
     .testTarget(name: "CRDBridgeTests", dependencies: ["CRDBridge"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["RuleLang"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["RuleLang", "l7mp"]),
   ]
 )
+
+if withBenchmarks {
+  package.dependencies.append(
+    .package(
+      url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"])
+  )
+  package.targets.append(
+    .executableTarget(
+      name: "RuleLangBenchmarks",
+      dependencies: ["RuleLang", .product(name: "Benchmark", package: "benchmark")],
+      path: "Benchmarks/RuleLangBenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+  )
+}

@@ -41,7 +41,9 @@ struct CheckCommand: ParsableCommand {
   var quiet = false
 
   func validate() throws {
-    if files.isEmpty { throw ValidationError("give at least one rule file, e.g. l7mp check gateway.rules") }
+    if files.isEmpty {
+      throw ValidationError("give at least one rule file, e.g. l7mp check gateway.rules")
+    }
   }
 
   func run() throws {
@@ -65,6 +67,9 @@ struct CheckCommand: ParsableCommand {
       let renderer = DiagnosticRenderer(color: useColor)
       for r in results where !r.diagnostics.isEmpty {
         Output.error(renderer.render(r.diagnostics, in: r.source))
+        if r.omittedDiagnostics > 0 {
+          Output.error("\(r.source.name): \(r.omittedDiagnostics) more diagnostics not shown\n")
+        }
       }
       if !quiet {
         let summary = results.count == 1 ? results[0].source.name : "\(results.count) files"
@@ -97,14 +102,17 @@ enum SourceReader {
         return .failure(ReadError(description: "cannot read '\(path)': it is a directory"))
       }
       guard let d = FileManager.default.contents(atPath: path) else {
-        return .failure(ReadError(description: "cannot read '\(path)': permission denied or I/O error"))
+        return .failure(
+          ReadError(description: "cannot read '\(path)': permission denied or I/O error"))
       }
       data = d
     }
     let limit = 64 << 20
     if data.count > limit {
       return .failure(
-        ReadError(description: "'\(path)' is \(data.count) bytes; rule files are limited to \(limit) bytes"))
+        ReadError(
+          description: "'\(path)' is \(data.count) bytes; rule files are limited to \(limit) bytes")
+      )
     }
     return .success(
       SourceFile(name: path == "-" ? "<stdin>" : path, text: String(decoding: data, as: UTF8.self)))

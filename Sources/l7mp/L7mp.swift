@@ -17,16 +17,17 @@ struct L7mp: ParsableCommand {
       Language reference: grammar/rules.ebnf and docs/language.md.
       """,
     version: "0.1.0",
-    subcommands: [CheckCommand.self]
+    subcommands: [CheckCommand.self, CompileCommand.self, DisasmCommand.self]
   )
 
   /// Exit codes: 64 (ArgumentParser's usage error) is mapped to 2 as documented.
   static func mainWithExitCodes() -> Never {
     LoggingSystem.bootstrap { label in
       var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = ProcessInfo.processInfo.environment["L7MP_LOG_LEVEL"].flatMap {
-        Logger.Level(rawValue: $0)
-      } ?? .info
+      handler.logLevel =
+        ProcessInfo.processInfo.environment["L7MP_LOG_LEVEL"].flatMap {
+          Logger.Level(rawValue: $0)
+        } ?? .info
       return handler
     }
     do {

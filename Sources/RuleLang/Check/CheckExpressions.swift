@@ -68,7 +68,8 @@ extension Checker {
           "only bytes can be sliced, but '\(ExprPrinter.print(base))' is \(bt)", at: base.range)
         return .error
       }
-      for (x, t, what) in [(offset, ot, "offset"), (length, lt, "length")] where !coerce(x, to: .int) {
+      for (x, t, what) in [(offset, ot, "offset"), (length, lt, "length")]
+      where !coerce(x, to: .int) {
         diagnostics.error("a slice \(what) must be int, found \(t)", at: x.range)
         return .error
       }
@@ -139,6 +140,13 @@ extension Checker {
         fixIts: best.map { [FixIt(range: segs[0].range, replacement: $0)] } ?? [])
       return .error
     case .unknownField(let suggestions):
+      // `payload["a"]`: a string index into bytes, not a path segment.
+      if let last = segs.last, last.bracketed,
+        case .field(let f) = MetadataSchema.lookup(Array(names.dropLast())), f.type == .bytes
+      {
+        diagnostics.error("an index must be int, found string", at: last.range)
+        return .error
+      }
       let written = names.joined(separator: ".")
       diagnostics.error(
         "unknown metadata field '\(written)'\(suggestions.first.map { "; did you mean '\($0)'?" } ?? "")",
@@ -190,27 +198,36 @@ extension Checker {
 
   private mutating func inferSet(_ e: Expr, _ elements: [Expr]) -> RuleType {
     var types: [RuleType] = []
+    var failed = false
     for x in elements {
       let t = infer(x)
-      if t.isError { return .error }
+      // Type the other elements too: one bad element is one error, and constants they name are used.
+      if t.isError || failed {
+        failed = true
+        continue
+      }
       if x.constant == nil {
         diagnostics.error(
           "set elements must be constants; '\(ExprPrinter.print(x))' depends on the packet",
           at: x.range)
-        return .error
+        failed = true
+        continue
       }
       if case .set = t {
         diagnostics.error("sets cannot contain sets", at: x.range)
-        return .error
+        failed = true
+        continue
       }
       if case .range = t {
         diagnostics.error(
           "sets cannot contain ranges; test the range on its own: 'x in a..b or x in {…}'",
           at: x.range)
-        return .error
+        failed = true
+        continue
       }
       types.append(t)
     }
+    if failed { return .error }
     guard let first = types.first else {
       e.constant = .set([])
       return .set(.dynamic)
@@ -264,7 +281,8 @@ extension Checker {
     }
     let (a, b) = (lo.constant!, hi.constant!)
     if Checker.compare(a, b) == .some(false), a != b {
-      diagnostics.error("empty range \(a)..\(b): the lower bound is greater than the upper", at: e.range)
+      diagnostics.error(
+        "empty range \(a)..\(b): the lower bound is greater than the upper", at: e.range)
       return .error
     }
     e.constant = .range(a, b)
@@ -288,7 +306,9 @@ extension Checker {
   /// whether `e` now has type `target` (or already had it, or is dynamic).
   mutating func coerce(_ e: Expr, to target: RuleType) -> Bool {
     let t = e.type
-    if t == target || t.unwrapped == target || t.unwrapped == .dynamic || target == .dynamic { return true }
+    if t == target || t.unwrapped == target || t.unwrapped == .dynamic || target == .dynamic {
+      return true
+    }
     guard let v = e.constant, let converted = Checker.convert(v, to: target) else { return false }
     e.type = target
     e.constant = converted
@@ -302,6 +322,10 @@ extension Checker {
       return nil
     case (.string(let s), .cidr):
       if case .success(let c) = CIDR.parse(s) { return .cidr(c) }
+      // A plain address is its own block, as in `{10.0.0.0/8, 192.168.1.1}`.
+      if !s.contains("/"), case .success(let a) = IPAddress.parse(s) {
+        return .cidr(CIDR(address: a, prefixLength: a.isV4 ? 32 : 128))
+      }
       return nil
     case (.string(let s), .bytes): return .bytes(Array(s.utf8))
     case (.ip(let a), .cidr): return .cidr(CIDR(address: a, prefixLength: a.isV4 ? 32 : 128))

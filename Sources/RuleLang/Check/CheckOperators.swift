@@ -6,8 +6,8 @@ extension Checker {
     let lt = infer(l)
     let rt = infer(r)
     if lt.isError || rt.isError { return .error }
-    let L = lt.unwrapped
-    let R = rt.unwrapped
+    let lu = lt.unwrapped
+    let ru = rt.unwrapped
     func mismatch(_ why: String, fixIts: [FixIt] = []) -> RuleType {
       diagnostics.error(why, at: e.range, fixIts: fixIts)
       return .error
@@ -20,29 +20,30 @@ extension Checker {
         return mismatch("'&' masks bits of int values, but the operands are \(lt) and \(rt)")
       }
       if case .int(let a)? = l.constant, case .int(let b)? = r.constant { e.constant = .int(a & b) }
-      return L == .int && R == .int && !lt.isOptional && !rt.isOptional ? .int : .optional(.int)
+      return lu == .int && ru == .int && !lt.isOptional && !rt.isOptional ? .int : .optional(.int)
 
     case .equal, .notEqual:
-      if L == .dynamic || R == .dynamic { return .bool }
-      if case .set = R {
+      if lu == .dynamic || ru == .dynamic { return .bool }
+      if case .set = ru {
         return mismatch(
           "'\(op.rawValue)' compares single values; test membership with 'in'",
           fixIts: [FixIt(range: opRange, replacement: op == .equal ? "in" : "not in")])
       }
-      if L == .ip, R == .cidr {
+      if lu == .ip, ru == .cidr {
         return mismatch(
           "an address is never equal to a CIDR; test membership with 'in'",
           fixIts: [FixIt(range: opRange, replacement: op == .equal ? "in" : "not in")])
       }
       guard unify(l, r) else {
-        return mismatch("cannot compare \(lt) with \(rt)\(literalHint(l, r))")
+        return mismatch(
+          "cannot compare \(lt) with \(rt)\(literalHint(l, r))", fixIts: literalFix(l, r))
       }
       foldEquality(e, op, l, r)
       lintAlwaysFalse(e, op, l, r)
       return .bool
 
     case .less, .lessEqual, .greater, .greaterEqual:
-      if L == .dynamic || R == .dynamic { return .bool }
+      if lu == .dynamic || ru == .dynamic { return .bool }
       guard unify(l, r) else { return mismatch("cannot compare \(lt) with \(rt)") }
       let t = l.type.unwrapped
       guard t == .int || t == .duration else {
@@ -54,37 +55,39 @@ extension Checker {
       return .bool
 
     case .in:
-      if R == .dynamic { return .bool }
-      switch R {
+      if ru == .dynamic { return .bool }
+      switch ru {
       case .cidr:
-        guard coerce(l, to: .ip) else { return mismatch("'in' a CIDR needs an ip on the left, found \(lt)") }
+        guard coerce(l, to: .ip) else {
+          return mismatch("'in' a CIDR needs an ip on the left, found \(lt)")
+        }
         return .bool
       case .set(let et):
         if case .set(let vs)? = r.constant, vs.isEmpty {
           diagnostics.warning("'in {}' is always false: the set is empty", at: r.range)
           return .bool
         }
-        if L == .dynamic { return .bool }
+        if lu == .dynamic { return .bool }
         if et == .cidr {
           guard coerce(l, to: .ip) else {
             return mismatch("a set of CIDRs holds addresses; the left side is \(lt)")
           }
           return .bool
         }
-        if L == .ip, et == .string, coerce(r, to: .set(.cidr)) { return .bool }
-        guard coerce(r, to: .set(L)) || coerce(l, to: et) else {
+        if lu == .ip, et == .string, coerce(r, to: .set(.cidr)) { return .bool }
+        guard coerce(r, to: .set(lu)) || coerce(l, to: et) else {
           return mismatch("'\(lText)' is \(lt) but the set holds \(et)")
         }
         lintAlwaysFalse(e, op, l, r)
         return .bool
       case .range(let et):
-        if L == .dynamic { return .bool }
-        guard coerce(r, to: .range(L)) || coerce(l, to: et) else {
+        if lu == .dynamic { return .bool }
+        guard coerce(r, to: .range(lu)) || coerce(l, to: et) else {
           return mismatch("'\(lText)' is \(lt) but the range is of \(et)")
         }
         lintAlwaysFalse(e, op, l, r)
         return .bool
-      case .string where L == .ip:
+      case .string where lu == .ip:
         if coerce(r, to: .cidr) { return .bool }
         return mismatch("'in' needs a set, a range or a CIDR on the right, found a string")
       case .string, .bytes:
@@ -96,34 +99,36 @@ extension Checker {
       }
 
     case .starts, .ends, .contains:
-      if L == .dynamic || R == .dynamic { return .bool }
-      if L == .ip {
+      if lu == .dynamic || ru == .dynamic { return .bool }
+      if lu == .ip {
         // An address by its text form, as l7mp does: IP.src_addr starts "10.0.0".
-        guard R == .string, r.constant != nil else {
+        guard ru == .string, r.constant != nil else {
           return mismatch(
             "'\(op.rawValue)' on an address compares its text with a constant string; found \(rt)")
         }
         lintIPTextPrefix(e, op, l, r)
         return .bool
       }
-      guard L == .string || L == .bytes else {
+      guard lu == .string || lu == .bytes else {
         return mismatch(
-          "'\(op.rawValue)' needs a string or bytes on the left, but '\(lText)' is \(lt)\(L == .int ? "; compare numbers with '==' or 'in'" : "")"
+          "'\(op.rawValue)' needs a string or bytes on the left, but '\(lText)' is \(lt)\(lu == .int ? "; compare numbers with '==' or 'in'" : "")"
         )
       }
-      guard coerce(r, to: L) else {
-        return mismatch("'\(op.rawValue)' needs \(L) on the right to match '\(lText)', found \(rt)")
+      guard coerce(r, to: lu) else {
+        return mismatch(
+          "'\(op.rawValue)' needs \(lu) on the right to match '\(lText)', found \(rt)")
       }
       lintAlwaysFalse(e, op, l, r)
       return .bool
 
     case .matches:
-      if L == .dynamic { return .bool }
-      guard L == .string || L == .bytes else {
+      if lu == .dynamic { return .bool }
+      guard lu == .string || lu == .bytes else {
         return mismatch("'matches' needs a string or bytes on the left, but '\(lText)' is \(lt)")
       }
-      guard R == .string, case .string(let pattern)? = r.constant else {
-        return mismatch("'matches' needs a constant string holding a regular expression on the right")
+      guard ru == .string, case .string(let pattern)? = r.constant else {
+        return mismatch(
+          "'matches' needs a constant string holding a regular expression on the right")
       }
       checkRegex(pattern, r)
       return .bool
@@ -132,15 +137,15 @@ extension Checker {
 
   /// Brings both sides of a comparison to one type, converting whichever is a constant.
   mutating func unify(_ l: Expr, _ r: Expr) -> Bool {
-    let L = l.type.unwrapped
-    let R = r.type.unwrapped
-    if L == R {
-      if case .set = L { return false }
-      if case .range = L { return false }
+    let lu = l.type.unwrapped
+    let ru = r.type.unwrapped
+    if lu == ru {
+      if case .set = lu { return false }
+      if case .range = lu { return false }
       return true
     }
-    if r.constant != nil, coerce(r, to: L) { return true }
-    if l.constant != nil, coerce(l, to: R) { return true }
+    if r.constant != nil, coerce(r, to: lu) { return true }
+    if l.constant != nil, coerce(l, to: ru) { return true }
     return false
   }
 
@@ -150,6 +155,16 @@ extension Checker {
     if types == [.ip, .string] { return "; the string is not an IP address" }
     if types == [.int, .string] { return "; numbers are not quoted" }
     return ""
+  }
+
+  /// A quoted number compared with an int: unquote it.
+  func literalFix(_ l: Expr, _ r: Expr) -> [FixIt] {
+    for (a, b) in [(l, r), (r, l)] where a.type.unwrapped == .int {
+      if case .string(let s)? = b.constant, Int64(s) != nil, b.constReference == nil {
+        return [FixIt(range: b.range, replacement: s)]
+      }
+    }
+    return []
   }
 
   mutating func foldEquality(_ e: Expr, _ op: BinaryOperator, _ l: Expr, _ r: Expr) {
@@ -172,13 +187,15 @@ extension Checker {
       diagnostics.error(
         "\(fn.name)() takes \(fn.parameters.count) argument\(fn.parameters.count == 1 ? "" : "s"), found \(args.count): \(fn.signature)",
         at: e.range)
+      for a in args { markConstantsUsed(a) }
       return .error
     }
     if fn.name == "defined" {
       let a = args[0]
       guard case .path = a.kind, a.constReference == nil, consts[a.pathText ?? ""] == nil else {
         infer(a)
-        diagnostics.error("defined() takes a metadata field, such as defined(HTTP.headers.x-id)", at: a.range)
+        diagnostics.error(
+          "defined() takes a metadata field, such as defined(HTTP.headers.x-id)", at: a.range)
         return .error
       }
       let t = infer(a)
@@ -194,7 +211,11 @@ extension Checker {
     var optional = false
     for (k, (a, accepted)) in zip(args, fn.parameters).enumerated() {
       let t = infer(a)
-      if t.isError { return .error }
+      if t.isError {
+        // Still type the arguments after it: their mistakes are their own.
+        for b in args.dropFirst(k + 1) { infer(b) }
+        return .error
+      }
       optional = optional || t.isOptional
       if t.unwrapped == .dynamic || accepted.contains(t.unwrapped) {
         types.append(t.unwrapped)
@@ -207,6 +228,7 @@ extension Checker {
       diagnostics.error(
         "argument \(k + 1) of \(fn.name)() must be \(accepted.map(\.description).joined(separator: " or ")), found \(t): \(fn.signature)",
         at: a.range)
+      for b in args.dropFirst(k + 1) { infer(b) }
       return .error
     }
     let result: RuleType
@@ -214,9 +236,15 @@ extension Checker {
     case "lower": result = types[0] == .bytes ? .bytes : .string
     default: result = .int
     }
-    if fn.name == "len", case .string(let s)? = args[0].constant { e.constant = .int(Int64(s.utf8.count)) }
-    if fn.name == "len", case .bytes(let b)? = args[0].constant { e.constant = .int(Int64(b.count)) }
-    if fn.name == "lower", case .string(let s)? = args[0].constant { e.constant = .string(s.lowercased()) }
+    if fn.name == "len", case .string(let s)? = args[0].constant {
+      e.constant = .int(Int64(s.utf8.count))
+    }
+    if fn.name == "len", case .bytes(let b)? = args[0].constant {
+      e.constant = .int(Int64(b.count))
+    }
+    if fn.name == "lower", case .string(let s)? = args[0].constant {
+      e.constant = .string(s.lowercased())
+    }
     // u8/u16/u32 read past the end → the comparison is false: the result may be absent.
     let mayBeAbsent = optional || ["u8", "u16", "u32"].contains(fn.name)
     return mayBeAbsent ? .optional(result) : result

@@ -7,6 +7,8 @@ public struct CheckedFile: Sendable {
   /// The value of every valid `const`.
   public let constants: [String: Value]
   public let diagnostics: [Diagnostic]
+  /// How many more diagnostics were found than `DiagnosticBag.limit` lets through.
+  public let omittedDiagnostics: Int
 
   public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 }
@@ -18,6 +20,7 @@ public enum RuleChecker {
     let (file, parseDiagnostics) = Parser.parse(source)
     var checker = Checker(source: source, file: file)
     checker.diagnostics.append(contentsOf: parseDiagnostics)
+    checker.parseErrors = parseDiagnostics.diagnostics.filter { $0.severity == .error }.map(\.range)
     checker.run()
     let sorted = checker.diagnostics.diagnostics.enumerated().sorted { a, b in
       a.element.range.start != b.element.range.start
@@ -25,7 +28,8 @@ public enum RuleChecker {
     }.map(\.element)
     return CheckedFile(
       source: source, file: file, protocols: checker.protocols,
-      constants: checker.constantValues(), diagnostics: sorted)
+      constants: checker.constantValues(), diagnostics: sorted,
+      omittedDiagnostics: checker.diagnostics.dropped)
   }
 
   public static func check(text: String, name: String) -> CheckedFile {
@@ -38,6 +42,8 @@ struct Checker {
   let file: RuleFile
   var diagnostics = DiagnosticBag()
   var protocols: [String: RuleProtocol] = [:]
+  /// Where the lexer and parser found errors, so the checker does not report their consequences.
+  var parseErrors: [SourceRange] = []
 
   struct ConstInfo {
     let decl: ConstDecl
@@ -49,6 +55,8 @@ struct Checker {
     }
   }
   var consts: [String: ConstInfo] = [:]
+  /// The constants being resolved, innermost last: for reporting cycles.
+  var constStack: [String] = []
   var rulelistDecls: [String: RulelistDecl] = [:]
   /// The protocol of the rulelist being checked; nil while checking consts.
   var currentProtocol: RuleProtocol? = nil
@@ -71,7 +79,8 @@ struct Checker {
     for c in file.constants { _ = resolveConst(c.name.text) }
     for r in file.rulelists { checkRulelist(r) }
     checkApplyCycles()
-    for c in file.constants where consts[c.name.text]?.decl.range == c.range {
+    // Where the parser dropped part of the tree, a use may have been lost with it.
+    for c in file.constants where consts[c.name.text]?.decl.range == c.range && parseErrors.isEmpty {
       if consts[c.name.text]?.used == false {
         diagnostics.append(
           .warning(
@@ -84,6 +93,11 @@ struct Checker {
   mutating func collectDeclarations() {
     for c in file.constants {
       let name = c.name.text
+      if Keyword(rawValue: name) != nil {
+        diagnostics.error(
+          "'\(name)' is a keyword and cannot name a constant", at: c.name.range)
+        continue
+      }
       if MetadataSchema.roots.contains(name) || Builtin.named(name) != nil {
         diagnostics.error(
           "'\(name)' is reserved (a metadata field or function) and cannot name a constant",
@@ -122,7 +136,7 @@ struct Checker {
         let exact = names.first { $0.lowercased() == r.protocolName.text.lowercased() }
         let best = exact ?? Spelling.closest(to: r.protocolName.text, in: names).first
         diagnostics.error(
-          "unknown protocol '\(r.protocolName.text)'; expected \(RuleProtocol.namesForMessages)",
+          "unknown protocol '\(r.protocolName.text)'; \(best.map { "did you mean '\($0)'?" } ?? "expected \(RuleProtocol.namesForMessages)")",
           at: r.protocolName.range,
           fixIts: best.map { [FixIt(range: r.protocolName.range, replacement: $0)] } ?? [])
       }
@@ -135,7 +149,11 @@ struct Checker {
     switch info.state {
     case .resolved(let v): return v
     case .resolving:
-      diagnostics.error("constant '\(name)' refers to itself", at: info.decl.name.range)
+      // The constants being resolved, from the first use of `name` on, make the cycle.
+      let cycle = constStack[(constStack.lastIndex(of: name) ?? 0)...] + [name]
+      diagnostics.error(
+        "constant '\(name)' refers to itself\(cycle.count > 2 ? ": " + cycle.joined(separator: " → ") : "")",
+        at: info.decl.name.range)
       info.state = .resolved(nil)
       consts[name] = info
       return nil
@@ -145,7 +163,9 @@ struct Checker {
       let saved = currentProtocol
       currentProtocol = nil
       let e = info.decl.value
+      constStack.append(name)
       let t = infer(e)
+      constStack.removeLast()
       currentProtocol = saved
       var value: Value? = nil
       if !t.isError {
@@ -172,7 +192,8 @@ struct Checker {
     guard rulelistDecls[r.name.text]?.range == r.range else { return }
     currentProtocol = protocols[r.name.text]
     defer { currentProtocol = nil }
-    if r.rules.isEmpty {
+    // Rules the parser could not read were reported already.
+    if r.rules.isEmpty, !parseErrors.contains(where: { r.range.start <= $0.start && $0.start < r.range.end }) {
       diagnostics.warning(
         "rulelist '\(r.name.text)' has no rules: every packet is dropped", at: r.name.range)
     }
@@ -193,6 +214,11 @@ struct Checker {
   }
 
   mutating func checkRule(_ rule: Rule, in list: RulelistDecl) {
+    if let cond = rule.condition, currentProtocol == nil {
+      // The rulelist's protocol is unknown (and reported): its fields cannot be checked, but the
+      // constants it names are used.
+      markConstantsUsed(cond)
+    }
     if let cond = rule.condition, currentProtocol != nil {
       let t = infer(cond)
       if !t.isError, t.unwrapped != .bool, t.unwrapped != .dynamic {
@@ -237,10 +263,31 @@ struct Checker {
         checkApply(name, from: list)
       }
     }
-    if terminal == nil {
+    // A route, drop or apply the parser could not read was reported already: one error per mistake.
+    let unreadable = parseErrors.contains {
+      $0.start >= rule.headRange.end && $0.start < rule.range.end
+    }
+    if terminal == nil, !unreadable {
       diagnostics.error(
         "rule '\(rule.name.text)' has no 'route', 'drop' or 'apply': say what happens to the packets it matches",
         at: rule.name.range)
+    }
+  }
+
+  /// Marks the constants an unchecked expression names as used.
+  mutating func markConstantsUsed(_ e: Expr) {
+    switch e.kind {
+    case .path(let segs):
+      if segs.count == 1, consts[segs[0].name] != nil { consts[segs[0].name]!.used = true }
+    case .set(let xs), .logical(_, let xs): for x in xs { markConstantsUsed(x) }
+    case .call(_, let xs): for x in xs { markConstantsUsed(x) }
+    case .range(let a, let b), .index(let a, let b), .binary(_, let a, let b, _):
+      markConstantsUsed(a)
+      markConstantsUsed(b)
+    case .slice(let a, let b, let c):
+      for x in [a, b, c] { markConstantsUsed(x) }
+    case .not(let x), .paren(let x): markConstantsUsed(x)
+    case .integer, .string, .bytes, .ip, .cidr, .duration, .bool, .error: break
     }
   }
 
@@ -263,7 +310,7 @@ struct Checker {
 
   mutating func checkSet(_ target: Expr, _ value: Expr) {
     guard let proto = currentProtocol else {
-      _ = infer(value)
+      markConstantsUsed(value)
       return
     }
     guard case .path(let segs) = target.kind else {
@@ -289,9 +336,13 @@ struct Checker {
       if valueType.isError { return }
       switch f.type.unwrapped {
       case .dynamic:
-        if case .set = valueType { fallthrough }
-        if case .range = valueType { fallthrough }
-        return
+        switch valueType {
+        case .set, .range:
+          diagnostics.error(
+            "cannot set '\(names.joined(separator: "."))' to a \(valueType): a field holds one value",
+            at: value.range)
+        default: return
+        }
       case .string:
         // Headers and URL parts are text: numbers, booleans and addresses are written as text.
         switch valueType.unwrapped {
@@ -325,12 +376,25 @@ struct Checker {
     var seen: [String: RouteOption] = [:]
     for opt in route.options {
       let key = opt.key.text
-      let t = infer(opt.value)
+      let t: RuleType
+      if key == "retry_on", case .path(let segs) = opt.value.kind,
+        !segs.contains(where: \.bracketed), !(segs.count == 1 && consts[segs[0].name] != nil),
+        case .notARoot = MetadataSchema.lookup(segs.map(\.name))
+      {
+        // `retry_on = connect-failure`: a bare word, not an unknown name.
+        let text = segs.map(\.name).joined(separator: ".")
+        diagnostics.error(
+          "route option 'retry_on' must be a string; write \"\(text)\"", at: opt.value.range,
+          fixIts: [FixIt(range: opt.value.range, replacement: "\"\(text)\"")])
+        t = .error
+      } else {
+        t = infer(opt.value)
+      }
       guard let expected = Checker.routeOptions.first(where: { $0.0 == key })?.1 else {
         let names = Checker.routeOptions.map(\.0)
         let best = Spelling.closest(to: key, in: names).first
         diagnostics.error(
-          "unknown route option '\(key)'; options are \(names.joined(separator: ", "))",
+          "unknown route option '\(key)'; \(best.map { "did you mean '\($0)'?" } ?? "options are \(names.joined(separator: ", "))")",
           at: opt.key.range,
           fixIts: best.map { [FixIt(range: opt.key.range, replacement: $0)] } ?? [])
         continue
@@ -369,7 +433,7 @@ struct Checker {
       case ("retry_on", .string(let s)?) where !Checker.retryOnValues.contains(s):
         let best = Spelling.closest(to: s, in: Checker.retryOnValues).first
         diagnostics.error(
-          "retry_on must be one of \(Checker.retryOnValues.map { "\"\($0)\"" }.joined(separator: ", "))",
+          "retry_on must be one of \(Checker.retryOnValues.map { "\"\($0)\"" }.joined(separator: ", "))\(best.map { "; did you mean \"\($0)\"?" } ?? "")",
           at: opt.value.range,
           fixIts: best.map { [FixIt(range: opt.value.range, replacement: "\"\($0)\"")] } ?? [])
       case ("retries", .int(let n)?) where n > 1000:
@@ -422,26 +486,44 @@ struct Checker {
     }
     var state: [String: Int] = [:]  // 1 visiting, 2 done
     var stack: [String] = []
+    var position: [String: Int] = [:]  // where a rulelist being visited is in `stack`
     var reported = Set<String>()
-    func visit(_ u: String, _ d: inout DiagnosticBag) {
-      state[u] = 1
-      stack.append(u)
-      for (v, range) in edges[u] ?? [] {
+    // Depth first with an explicit stack (a rulelist and the index of its next edge), so that a
+    // long chain of applies cannot exhaust the call stack.
+    var work: [(rulelist: String, next: Int)] = []
+    for r in file.rulelists where state[r.name.text] == nil {
+      state[r.name.text] = 1
+      position[r.name.text] = stack.count
+      stack.append(r.name.text)
+      work.append((r.name.text, 0))
+      while let (u, next) = work.last {
+        let out = edges[u] ?? []
+        guard next < out.count else {
+          work.removeLast()
+          stack.removeLast()
+          position[u] = nil
+          state[u] = 2
+          continue
+        }
+        work[work.count - 1].next += 1
+        let (v, range) = out[next]
         if state[v] == 1 {
-          let cycle = stack[stack.lastIndex(of: v)!...] + [v]
+          // Only while the error can still be kept: cycles cost their length to describe.
+          guard diagnostics.diagnostics.count < DiagnosticBag.limit else { continue }
+          let cycle = stack[position[v]!...] + [v]
           let key = Set(cycle).sorted().joined(separator: ",")
           if reported.insert(key).inserted {
-            d.error(
+            diagnostics.error(
               "'apply' makes a cycle: \(cycle.joined(separator: " → ")); rules cannot loop",
               at: range)
           }
         } else if state[v] == nil {
-          visit(v, &d)
+          state[v] = 1
+          position[v] = stack.count
+          stack.append(v)
+          work.append((v, 0))
         }
       }
-      stack.removeLast()
-      state[u] = 2
     }
-    for r in file.rulelists where state[r.name.text] == nil { visit(r.name.text, &diagnostics) }
   }
 }

@@ -30,13 +30,22 @@ extension Checker {
 
   mutating func lintAlwaysFalse(_ e: Expr, _ op: BinaryOperator, _ l: Expr, _ r: Expr) {
     // HTTP methods are upper case on the wire.
-    if case .path(let segs) = l.kind, segs.map(\.name) == ["HTTP", "method"],
-      case .string(let m)? = r.constant, m != m.uppercased(), op == .equal || op == .notEqual
-    {
-      diagnostics.warning(
-        "HTTP methods are upper case: '\(m)' never matches", at: r.range,
-        fixIts: [FixIt(range: r.range, replacement: Value.string(m.uppercased()).description)])
-      return
+    if case .path(let segs) = l.kind, segs.map(\.name) == ["HTTP", "method"] {
+      var methods: [(String, Expr)] = []
+      if op == .equal || op == .notEqual, case .string(let m)? = r.constant { methods = [(m, r)] }
+      if op == .in, case .set(let xs) = r.kind {
+        for x in xs { if case .string(let m)? = x.constant { methods.append((m, x)) } }
+      }
+      var warned = false
+      for (m, x) in methods where m != m.uppercased() {
+        let always = op == .notEqual ? ", so '!=' is always true" : ""
+        diagnostics.warning(
+          "HTTP methods are upper case: '\(m)' never matches\(always)", at: x.range,
+          fixIts: x.constReference != nil
+            ? [] : [FixIt(range: x.range, replacement: Value.string(m.uppercased()).description)])
+        warned = true
+      }
+      if warned { return }
     }
     // A fixed-length slice compared with a constant of another length.
     if case .slice(_, _, let len) = l.kind, case .int(let n)? = len.constant {
@@ -163,14 +172,51 @@ extension Checker {
       _ = try RegexAutomaton.compile(pattern)
     } catch {
       var range = r.range
-      // Point into the literal when its source text is the pattern byte for byte.
+      // Point into the literal, where its escapes (`\\d` is the pattern's `\d`) allow.
       if case .syntax(let syntax) = error, case .string(let raw) = r.kind,
-        source.text(of: r.range) == Value.quote(raw)
+        let map = literalOffsets(r.range), map.count == raw.utf8.count + 1
       {
-        let start = r.range.start + 1 + syntax.offset
-        range = SourceRange(start, min(r.range.end - 1, start + max(1, syntax.length)))
+        let lo = map[min(syntax.offset, raw.utf8.count)]
+        let hi = map[min(syntax.offset + max(1, syntax.length), raw.utf8.count)]
+        range = SourceRange(lo, max(hi, lo + 1))
       }
       diagnostics.error("invalid regular expression: \(error.message)", at: range)
     }
+  }
+
+  /// For a string literal at `range`: the source offset of each byte of its value, then that of
+  /// the closing quote. Nil when the range is not a plain `"…"` literal.
+  func literalOffsets(_ range: SourceRange) -> [Int]? {
+    let b = source.bytes
+    guard range.length >= 2, range.end <= b.count, b[range.start] == UInt8(ascii: "\""),
+      b[range.end - 1] == UInt8(ascii: "\"")
+    else { return nil }
+    var map: [Int] = []
+    var i = range.start + 1
+    while i < range.end - 1 {
+      guard b[i] == UInt8(ascii: "\\"), i + 1 < range.end - 1 else {
+        map.append(i)
+        i += 1
+        continue
+      }
+      var next = i + 2
+      var count = 1
+      switch b[i + 1] {
+      case UInt8(ascii: "x"): next = i + 4
+      case UInt8(ascii: "u"):
+        // \u{…}: as many bytes as the scalar's UTF-8 encoding.
+        guard let close = b[i..<(range.end - 1)].firstIndex(of: UInt8(ascii: "}")),
+          let v = UInt32(String(decoding: b[(i + 3)..<close], as: UTF8.self), radix: 16),
+          let u = Unicode.Scalar(v)
+        else { return nil }
+        next = close + 1
+        count = String(Character(u)).utf8.count
+      default: break
+      }
+      map.append(contentsOf: repeatElement(i, count: count))
+      i = next
+    }
+    map.append(range.end - 1)
+    return map
   }
 }

@@ -74,7 +74,8 @@ public enum MetadataSchema {
     .init(
       path: ["HTTP", "headers", "*"], type: .optional(.string), readableOn: [.webSocket],
       writableOn: all,
-      summary: "a header of the upgrade request; set on any protocol, it goes to WebSocket upstreams"),
+      summary:
+        "a header of the upgrade request; set on any protocol, it goes to WebSocket upstreams"),
     .init(
       path: ["UNIX", "filename"], type: .string, readableOn: [.unixDomainSocket], writableOn: [],
       summary: "path of the Unix domain socket"),
@@ -89,7 +90,9 @@ public enum MetadataSchema {
       summary: "the message's bytes (message protocols only)"),
   ]
 
-  public static let roots: [String] = ["IP", "UDP", "TCP", "HTTP", "UNIX", "labels", "JSONSocket", "payload"]
+  public static let roots: [String] = [
+    "IP", "UDP", "TCP", "HTTP", "UNIX", "labels", "JSONSocket", "payload",
+  ]
 
   public enum Lookup: Sendable {
     case field(MetadataField)
@@ -116,12 +119,18 @@ public enum MetadataSchema {
       }
     }
     // A strict prefix of some field's path is a group.
-    let members = fields.filter { $0.path.count > path.count && Array($0.path.prefix(path.count)) == path }
+    let members = fields.filter {
+      $0.path.count > path.count && Array($0.path.prefix(path.count)) == path
+    }
     if !members.isEmpty {
-      return .group(members: members.map { $0.isFamily ? $0.path.dropLast().joined(separator: ".") + ".NAME" : $0.displayPath })
+      return .group(
+        members: members.map {
+          $0.isFamily ? $0.path.dropLast().joined(separator: ".") + ".NAME" : $0.displayPath
+        })
     }
     let candidates = fields.filter { $0.path.first == root }.map { f in
-      f.isFamily ? (f.path.dropLast() + [path.last ?? "NAME"]).joined(separator: ".") : f.displayPath
+      f.isFamily
+        ? (f.path.dropLast() + [path.last ?? "NAME"]).joined(separator: ".") : f.displayPath
     }
     let written = path.joined(separator: ".")
     return .unknownField(suggestions: Spelling.closest(to: written, in: candidates))

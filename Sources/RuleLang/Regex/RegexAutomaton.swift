@@ -42,7 +42,7 @@ public struct RegexAutomatonFormatError: Error, Equatable, Sendable, CustomStrin
 ///
 /// Compiled automata are minimal and their states are numbered canonically (0 dead, then breadth
 /// first from `start` in byte order), so equivalent patterns compile to equal automata.
-public struct RegexAutomaton: Sendable, Equatable {
+public struct RegexAutomaton: Sendable, Hashable {
   public let transitions: [UInt32]
   public let accepting: [Bool]
   public let acceptingAtEnd: [Bool]
@@ -81,10 +81,10 @@ public struct RegexAutomaton: Sendable, Equatable {
       throw fail("\(transitions.count) transitions for \(n) states (expected \(n * 256))")
     }
     guard Int(start) < n else { throw fail("start state \(start) is out of range (\(n) states)") }
-    if let i = transitions.firstIndex(where: { Int($0) >= n }) {
-      throw fail("state \(i / 256) on byte \(i % 256) goes to \(transitions[i]), out of range")
+    for (i, target) in transitions.enumerated() where Int(target) >= n {
+      throw fail("state \(i / 256) on byte \(i % 256) goes to \(target), out of range")
     }
-    guard !accepting[0], !acceptingAtEnd[0], transitions[0..<256].allSatisfy({ $0 == 0 }) else {
+    guard !accepting[0], !acceptingAtEnd[0], transitions[0..<256].max() == 0 else {
       throw fail("state 0 is not the dead state")
     }
     self.init(

@@ -17,6 +17,9 @@ struct RegexNFA {
   private(set) var sets: [RegexByteSet] = []
   private var setIndex: [RegexByteSet: Int32] = [:]
   private(set) var start: Int32 = 0
+  /// Whether some node is a `^` assertion (only then does the first DFA state differ from a
+  /// later one with the same NFA states).
+  private(set) var hasStartAssertion = false
 
   init(_ root: RegexNode) {
     let match = add(.match)
@@ -54,6 +57,7 @@ struct RegexNFA {
       }
       return entry
     case .startOfInput:
+      hasStartAssertion = true
       return add(.assertStart(next))
     case .endOfInput:
       return add(.assertEnd(next))
@@ -111,8 +115,8 @@ struct RegexDFABuilder {
 
   /// The states reachable from `seeds` without consuming a byte: the byte-consuming nodes and
   /// the not-yet-passable `$` assertions, sorted; and whether `match` is among them.
-  private mutating func closure<S: Sequence<Int32>>(
-    _ seeds: S, atStart: Bool, atEnd: Bool
+  private mutating func closure(
+    _ seeds: [Int32], atStart: Bool, atEnd: Bool
   ) -> (states: [Int32], match: Bool) {
     generation &+= 1
     if generation == 0 {
@@ -140,8 +144,25 @@ struct RegexDFABuilder {
         match = true
       }
     }
-    out.sort()
+    Self.sort(&out)
     return (out, match)
+  }
+
+  /// Sorts a state list; insertion sort for the usual short lists.
+  private static func sort(_ list: inout [Int32]) {
+    guard list.count <= 32 else {
+      list.sort()
+      return
+    }
+    for i in list.indices.dropFirst() {
+      let value = list[i]
+      var j = i
+      while j > 0, list[j - 1] > value {
+        list[j] = list[j - 1]
+        j -= 1
+      }
+      list[j] = value
+    }
   }
 
   /// Byte classes: bytes that every set of the NFA treats alike share a class. Classes are
@@ -178,6 +199,7 @@ struct RegexDFABuilder {
     var acceptingAtEnd = [false, true]
 
     func intern(_ states: [Int32], initial: Bool) throws(RegexCompileError) -> Int32 {
+      let initial = initial && nfa.hasStartAssertion
       let key = Key(initial: initial, states: states)
       if let i = index[key] { return i }
       guard stateSets.count < maxStates else { throw .tooManyStates(limit: maxStates) }
@@ -203,8 +225,7 @@ struct RegexDFABuilder {
         seeds.removeAll(keepingCapacity: true)
         seeds.append(nfa.start)
         for s in states {
-          if case .bytes(let set, let next) = nfa.nodes[Int(s)], nfa.sets[Int(set)].contains(byte)
-          {
+          if case .bytes(let set, let next) = nfa.nodes[Int(s)], nfa.sets[Int(set)].contains(byte) {
             seeds.append(next)
           }
         }
@@ -249,7 +270,11 @@ extension RegexClassDFA {
 
     // Initial partition: the accepting sink, other states accepting at end, the rest.
     func initialBlock(_ s: Int) -> Int { s == Int(Self.accept) ? 0 : acceptingAtEnd[s] ? 1 : 2 }
-    var elements = (0..<n).sorted { (initialBlock($0), $0) < (initialBlock($1), $1) }
+    var elements: [Int] = []
+    elements.reserveCapacity(n)
+    for block in 0..<3 {
+      for s in 0..<n where initialBlock(s) == block { elements.append(s) }
+    }
     var location = [Int](repeating: 0, count: n)
     var blockOf = [Int](repeating: 0, count: n)
     var blockStart: [Int] = []
@@ -318,11 +343,13 @@ extension RegexClassDFA {
       number[blockOf[Int(start)]] = 1
       order.append(blockOf[Int(start)])
     }
+    // Classes are numbered in order of their smallest byte, so visiting them in order visits
+    // targets in byte order.
     var next = 1
     while next < order.count {
       let representative = elements[blockStart[order[next]]]
-      for b in 0..<256 {
-        let target = blockOf[Int(transitions[representative * k + Int(classOf[b])])]
+      for c in 0..<k {
+        let target = blockOf[Int(transitions[representative * k + c])]
         if number[target] < 0 {
           number[target] = Int32(order.count)
           order.append(target)
@@ -331,18 +358,20 @@ extension RegexClassDFA {
       next += 1
     }
 
-    var table = [UInt32]()
-    table.reserveCapacity(order.count * 256)
+    var table = [UInt32](repeating: 0, count: order.count * 256)
     var accepting = [Bool]()
     var atEnd = [Bool]()
-    for block in order {
-      let representative = elements[blockStart[block]]
-      for b in 0..<256 {
-        table.append(
-          UInt32(number[blockOf[Int(transitions[representative * k + Int(classOf[b])])]]))
+    var row = [UInt32](repeating: 0, count: k)
+    table.withUnsafeMutableBufferPointer { table in
+      for (i, block) in order.enumerated() {
+        let representative = elements[blockStart[block]]
+        for c in 0..<k {
+          row[c] = UInt32(number[blockOf[Int(transitions[representative * k + c])]])
+        }
+        for b in 0..<256 { table[i * 256 + b] = row[Int(classOf[b])] }
+        accepting.append(representative == Int(Self.accept))
+        atEnd.append(acceptingAtEnd[representative])
       }
-      accepting.append(representative == Int(Self.accept))
-      atEnd.append(acceptingAtEnd[representative])
     }
     return RegexAutomaton(
       transitions: table, accepting: accepting, acceptingAtEnd: atEnd,

@@ -17,7 +17,8 @@ public struct Lexer {
   }
 
   /// Every token of the source, ending with `.endOfFile`.
-  public static func tokenize(_ source: SourceFile) -> (tokens: [Token], diagnostics: DiagnosticBag) {
+  public static func tokenize(_ source: SourceFile) -> (tokens: [Token], diagnostics: DiagnosticBag)
+  {
     var lexer = Lexer(source)
     var tokens: [Token] = []
     while true {
@@ -53,7 +54,10 @@ public struct Lexer {
     if c == UInt8(ascii: "\"") { return lexString(quote: c) }
     if c == UInt8(ascii: "'") {
       let t = lexString(quote: c)
-      let fixed = "\"" + source.text(of: SourceRange(t.range.start + 1, max(t.range.start + 1, t.range.end - 1))) + "\""
+      let fixed =
+        "\""
+        + source.text(of: SourceRange(t.range.start + 1, max(t.range.start + 1, t.range.end - 1)))
+        + "\""
       diagnostics.append(
         .error(
           "strings are written in double quotes", at: t.range,
@@ -159,7 +163,8 @@ public struct Lexer {
           i += 1
         }
         if !closed {
-          diagnostics.error("unterminated block comment: add '*/'", at: SourceRange(start, start + 2))
+          diagnostics.error(
+            "unterminated block comment: add '*/'", at: SourceRange(start, start + 2))
         }
       } else {
         return
@@ -259,7 +264,9 @@ public struct Lexer {
     while i < s.count, isDigit(s[i]) { i += 1 }
     // IPv4 address or CIDR: digits and dots, but '..' starts a range.
     if peek() == UInt8(ascii: "."), isDigit(peek(1)) {
-      while i < s.count, isDigit(s[i]) || (s[i] == UInt8(ascii: ".") && peek(1) != UInt8(ascii: ".")) {
+      while i < s.count,
+        isDigit(s[i]) || (s[i] == UInt8(ascii: ".") && peek(1) != UInt8(ascii: "."))
+      {
         i += 1
       }
       let addrText = String(decoding: s[start..<i], as: UTF8.self)
@@ -432,7 +439,8 @@ public struct Lexer {
     var bytes: [UInt8] = []
     var pending: UInt8? = nil
     var pendingAt = 0
-    var valid = true
+    // Held back until the closing quote: without it, the rest of the line is code, not digits.
+    var problems = DiagnosticBag()
     while true {
       guard i < s.count, s[i] != UInt8(ascii: "\n") else {
         diagnostics.error(
@@ -446,10 +454,9 @@ public struct Lexer {
       }
       if c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") {
         if pending != nil {
-          diagnostics.error(
+          problems.error(
             "odd number of hex digits in byte string: each byte is two digits, e.g. 0f",
             at: SourceRange(pendingAt, pendingAt + 1))
-          valid = false
           pending = nil
         }
         i += 1
@@ -458,10 +465,11 @@ public struct Lexer {
       guard let d = hexValue(c) else {
         var end = i + 1
         while end < s.count, s[end] & 0xC0 == 0x80 { end += 1 }
-        diagnostics.error(
+        problems.error(
           "'\(String(decoding: s[i..<end], as: UTF8.self))' is not a hex digit; a byte string holds hex pairs such as x\"80 00 1f\"",
           at: SourceRange(i, end))
-        valid = false
+        // The pair it broke is reported with it.
+        pending = nil
         i = end
         continue
       }
@@ -475,12 +483,14 @@ public struct Lexer {
       i += 1
     }
     if pending != nil {
-      diagnostics.error(
+      problems.error(
         "odd number of hex digits in byte string: each byte is two digits, e.g. 0f",
         at: SourceRange(pendingAt, pendingAt + 1))
-      valid = false
     }
-    guard valid else { return make(.invalid, .none) }
+    guard problems.diagnostics.isEmpty else {
+      diagnostics.append(contentsOf: problems)
+      return make(.invalid, .none)
+    }
     return make(.bytes, .bytes(bytes))
   }
 }

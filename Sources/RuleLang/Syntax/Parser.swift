@@ -52,8 +52,21 @@ public struct Parser {
   mutating func error(_ message: String, at range: SourceRange? = nil, fixIts: [FixIt] = []) {
     // An invalid token was already reported by the lexer: one message per mistake.
     if range == nil, current.kind == .invalid { return }
+    // Nor right after one: what seems missing there (a '{' swallowed by an unterminated string, the
+    // rest of `a - 1`) is a consequence, not a second mistake.
+    if range == nil, p > 0, previous.kind == .invalid { return }
     diagnostics.error(message, at: range ?? current.range, fixIts: fixIts)
   }
+
+  /// Whether the previous token is an invalid one that ends its line, such as an unterminated
+  /// string.
+  var previousRanToEndOfLine: Bool {
+    p > 0 && previous.kind == .invalid
+      && (previous.range.end >= source.bytes.count || source.bytes[previous.range.end] == 0x0A)
+  }
+
+  /// Whether the current token starts an action.
+  var atAction: Bool { at(.set) || at(.route) || at(.drop) || at(.apply) }
 
   /// "expected X, found Y" at the current token.
   mutating func expected(_ what: String) {
@@ -87,7 +100,7 @@ public struct Parser {
   mutating func parseFile() -> RuleFile {
     var decls: [Declaration] = []
     while !at(.endOfFile) {
-      if at(.const_) {
+      if at(.constant) {
         if let c = parseConst() { decls.append(.const(c)) } else { syncTopLevel() }
       } else if at(.rulelist) {
         if let r = parseRulelist() { decls.append(.rulelist(r)) } else { syncTopLevel() }
@@ -108,7 +121,7 @@ public struct Parser {
   mutating func syncTopLevel() {
     var braces = 0
     while !at(.endOfFile) {
-      if braces <= 0, at(.const_) || at(.rulelist) { return }
+      if braces <= 0, at(.constant) || at(.rulelist) { return }
       if at(.leftBrace) { braces += 1 }
       if at(.rightBrace) { braces -= 1 }
       _ = advance()
@@ -144,18 +157,23 @@ public struct Parser {
     guard accept(.for) else {
       let fix =
         at(.leftBrace)
-        ? [FixIt(range: SourceRange(previous.range.end, previous.range.end), replacement: " for UDP")]
+        ? [
+          FixIt(range: SourceRange(previous.range.end, previous.range.end), replacement: " for UDP")
+        ]
         : []
       error(
         "expected 'for PROTOCOL' after 'rulelist \(name.text)' (UDP, TCP, WebSocket, UnixDomainSocket or JSONSocket)",
         fixIts: fix)
       return nil
     }
-    guard let proto = parseName("a protocol after 'for' (UDP, TCP, WebSocket, UnixDomainSocket or JSONSocket)")
+    guard
+      let proto = parseName(
+        "a protocol after 'for' (UDP, TCP, WebSocket, UnixDomainSocket or JSONSocket)")
     else { return nil }
-    guard accept(.leftBrace) else {
+    if !accept(.leftBrace) {
       expected("'{' to start the rules of rulelist '\(name.text)'")
-      return nil
+      // `rulelist a for UDP rule …`: read on as if the brace were there.
+      guard at(.rule) else { return nil }
     }
     var rules: [Rule] = []
     while !at(.rightBrace), !at(.endOfFile) {
@@ -163,9 +181,10 @@ public struct Parser {
         if let r = parseRule() { rules.append(r) }
         continue
       }
-      if at(.rulelist) || at(.const_) {
+      if at(.rulelist) || at(.constant) {
         error("missing '}' to close rulelist '\(name.text)'", at: current.range)
-        return RulelistDecl(name: name, protocolName: proto, rules: rules, range: start.union(previous.range))
+        return RulelistDecl(
+          name: name, protocolName: proto, rules: rules, range: start.union(previous.range))
       }
       if at(.route) || at(.drop) || at(.set) || at(.apply) {
         error("actions belong inside a rule: 'rule NAME { \(current.text) … }'")
@@ -186,7 +205,7 @@ public struct Parser {
   mutating func syncRule() {
     var braces = 0
     while !at(.endOfFile) {
-      if braces == 0, at(.rule) || at(.rulelist) || at(.const_) { return }
+      if braces == 0, at(.rule) || at(.rulelist) || at(.constant) { return }
       if at(.leftBrace) { braces += 1 }
       if at(.rightBrace) {
         if braces == 0 { return }
@@ -202,32 +221,47 @@ public struct Parser {
       syncRule()
       return nil
     }
+    // Characters the lexer reported (`rule a- {`) are skipped rather than losing the rule.
+    while at(.invalid) { _ = advance() }
     var condition: Expr? = nil
     if accept(.when) {
       let e = parseExpression()
       condition = e
       if case .error = e.kind {
-        // Skip the rest of the condition up to the body.
-        while !at(.leftBrace), !at(.endOfFile), !at(.rule), !at(.rightBrace) { _ = advance() }
+        // Skip the rest of the condition up to the body, or up to its first action when a
+        // string left open swallowed the '{'.
+        while !at(.leftBrace), !at(.endOfFile), !at(.rule), !at(.rightBrace),
+          !(previousRanToEndOfLine && atAction)
+        {
+          _ = advance()
+        }
       }
     } else if !at(.leftBrace) {
       if current.kind == .identifier || at(.not) || at(.leftParen) {
         error(
           "expected 'when' before the rule's condition",
-          fixIts: [FixIt(range: SourceRange(current.range.start, current.range.start), replacement: "when ")])
+          fixIts: [
+            FixIt(
+              range: SourceRange(current.range.start, current.range.start), replacement: "when ")
+          ])
         let e = parseExpression()
         condition = e
       }
     }
+    while at(.invalid) { _ = advance() }
     let headRange = start.union(previous.range)
-    guard accept(.leftBrace) else {
+    if !accept(.leftBrace) {
       expected("'{' to start the actions of rule '\(name.text)'")
-      syncRule()
-      return nil
+      // `rule r when … drop }`: read on as if the brace were there, so that its '}' does not
+      // close the rulelist.
+      guard atAction else {
+        syncRule()
+        return nil
+      }
     }
     var actions: [Action] = []
     while !at(.rightBrace), !at(.endOfFile) {
-      if at(.rule) || at(.rulelist) || at(.const_) {
+      if at(.rule) || at(.rulelist) || at(.constant) {
         error("missing '}' to close rule '\(name.text)'", at: current.range)
         return Rule(
           name: name, condition: condition, actions: actions, range: start.union(previous.range),
@@ -254,7 +288,7 @@ public struct Parser {
     while !at(.endOfFile) {
       if braces == 0 {
         if at(.set) || at(.route) || at(.drop) || at(.apply) || at(.rule) || at(.rulelist)
-          || at(.const_) || at(.rightBrace)
+          || at(.constant) || at(.rightBrace)
         {
           return
         }
@@ -292,10 +326,14 @@ public struct Parser {
       guard accept(.to) else {
         error(
           "expected 'to' after 'route'",
-          fixIts: [FixIt(range: SourceRange(previous.range.end, previous.range.end), replacement: " to")])
+          fixIts: [
+            FixIt(range: SourceRange(previous.range.end, previous.range.end), replacement: " to")
+          ])
         return nil
       }
-      guard let dest = parseName("a route destination (a cluster or service name)") else { return nil }
+      guard let dest = parseName("a route destination (a cluster or service name)") else {
+        return nil
+      }
       var via: [Name] = []
       var back: [Name] = []
       var options: [RouteOption] = []
@@ -303,7 +341,7 @@ public struct Parser {
         guard let v = parseNameList("a stage name after 'via'") else { return nil }
         via = v
       }
-      if accept(.return_) {
+      if accept(.returnKeyword) {
         guard accept(.via) else {
           expected("'via' after 'return'")
           return nil

@@ -38,7 +38,8 @@ extension Parser {
     defer { depth -= 1 }
     if depth > Parser.maxDepth {
       if depth == Parser.maxDepth + 1 {
-        error("expression is nested more than \(Parser.maxDepth) levels deep; simplify it", at: start)
+        error(
+          "expression is nested more than \(Parser.maxDepth) levels deep; simplify it", at: start)
       }
       // Skip the rest of the file's tokens of this expression quickly: no deeper recursion.
       return Expr(.error, start)
@@ -77,7 +78,9 @@ extension Parser {
     let range = lhs.range.union(rhs.range)
     var result = Expr(.binary(op, lhs, rhs, operatorRange: opRange), range)
     if negated { result = Expr(.not(result), range) }
-    if let (_, nextRange, _) = Parser.comparisonOperators[current.kind].map({ ($0, current.range, false) }) {
+    if let (_, nextRange, _) = Parser.comparisonOperators[current.kind].map({
+      ($0, current.range, false)
+    }) {
       error("comparisons cannot be chained; combine them with 'and'", at: nextRange)
       _ = advance()
       _ = parseBitAnd()
@@ -88,15 +91,20 @@ extension Parser {
 
   mutating func parseBitAnd() -> Expr {
     var lhs = parseRange()
-    var count = 0
+    // `a & b & c` nests to the left: each '&' is a level of the tree, and counts against
+    // `maxDepth` like a parenthesis, so that the checker's and printer's recursion stays bounded.
+    let outer = depth
+    defer { depth = outer }
     while at(.ampersand) {
       let opRange = advance().range
-      let rhs = parseRange()
-      count += 1
-      if count > Parser.maxDepth {
-        error("too many '&' in one expression (more than \(Parser.maxDepth))", at: opRange)
+      depth += 1
+      if depth > Parser.maxDepth {
+        error(
+          "too many '&' in one expression (it nests more than \(Parser.maxDepth) levels deep)",
+          at: opRange)
         return Expr(.error, lhs.range)
       }
+      let rhs = parseRange()
       if case .error = lhs.kind { continue }
       if case .error = rhs.kind {
         lhs = rhs
@@ -119,8 +127,16 @@ extension Parser {
 
   mutating func parsePostfix() -> Expr {
     var e = parsePrimary()
+    // `payload[0][1]…` nests to the left: each '[' counts against `maxDepth`, like a parenthesis.
+    let outer = depth
+    defer { depth = outer }
     while at(.leftBracket) {
       let open = advance().range
+      depth += 1
+      if depth > Parser.maxDepth {
+        error("expression is nested more than \(Parser.maxDepth) levels deep; simplify it", at: open)
+        return Expr(.error, e.range)
+      }
       // `HTTP.headers["x-name"]`: a bracketed path segment.
       if case .path(let segs) = e.kind, at(.string), peek(1).kind == .rightBracket {
         let t = advance()
@@ -136,6 +152,7 @@ extension Parser {
         let length = nested(open) { $0.parseExpression() }
         let close = current.range
         guard accept(.rightBracket) else {
+          if case .error = index.kind { return index }
           expected("']' to close the slice")
           return Expr(.error, e.range)
         }
@@ -146,6 +163,7 @@ extension Parser {
       }
       let close = current.range
       guard accept(.rightBracket) else {
+        if case .error = index.kind { return index }
         expected("']' to close the index")
         return Expr(.error, e.range)
       }
@@ -169,10 +187,10 @@ extension Parser {
       case .duration(let d): return Expr(.duration(d), t.range)
       case .none: return Expr(.error, t.range)
       }
-    case .keyword(.true_):
+    case .keyword(.trueLiteral):
       _ = advance()
       return Expr(.bool(true), t.range)
-    case .keyword(.false_):
+    case .keyword(.falseLiteral):
       _ = advance()
       return Expr(.bool(false), t.range)
     case .identifier:
@@ -193,6 +211,13 @@ extension Parser {
         return Expr(.paren(inner), open.union(close))
       }
     case .leftBrace:
+      // `when x == { drop }`: a rule's body, not a set; the value is missing.
+      if [TokenKind.keyword(.set), .keyword(.route), .keyword(.drop), .keyword(.apply)].contains(
+        peek(1).kind)
+      {
+        expected("an expression")
+        return Expr(.error, t.range)
+      }
       let open = advance().range
       return nested(open) { p in
         var elements: [Expr] = []
@@ -206,6 +231,13 @@ extension Parser {
         let close = p.current.range
         guard p.accept(.rightBrace) else {
           if !failed { p.expected("',' or '}' in the set") }
+          // Skip the rest of the set, through its '}' unless a rule body or an action starts first.
+          while !p.at(.endOfFile), !p.at(.leftBrace), !p.at(.rightBrace), !p.atAction,
+            !p.at(.rule)
+          {
+            _ = p.advance()
+          }
+          _ = p.accept(.rightBrace)
           return Expr(.error, open)
         }
         if failed { return Expr(.error, open.union(close)) }
@@ -217,7 +249,7 @@ extension Parser {
     case .keyword(let k):
       expected("an expression")
       // Do not swallow a keyword that starts the next construct.
-      if ![.rule, .rulelist, .const_, .set, .route, .drop, .apply].contains(k) { _ = advance() }
+      if ![.rule, .rulelist, .constant, .set, .route, .drop, .apply].contains(k) { _ = advance() }
       return Expr(.error, t.range)
     case .leftBracket:
       expected("an expression (sets are written with braces: {1, 2})")

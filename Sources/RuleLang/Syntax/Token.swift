@@ -1,13 +1,13 @@
 /// The reserved words of the rule language. A keyword is never a plain identifier in an
 /// expression, but rule, rulelist and target names may still spell one (they are Kubernetes names).
 public enum Keyword: String, Sendable, CaseIterable {
-  case const_ = "const"
+  case constant = "const"
   case rulelist, `for`, rule, when, set, route, to, via
-  case return_ = "return"
+  case returnKeyword = "return"
   case with, drop, apply
   case and, or, not, `in`, starts, ends, contains, matches
-  case true_ = "true"
-  case false_ = "false"
+  case trueLiteral = "true"
+  case falseLiteral = "false"
 }
 
 public enum TokenKind: Sendable, Hashable {

@@ -48,7 +48,9 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
       value = value << 8 | UInt32(octet)
       octets += 1
       if i == s.count { break }
-      if s[i] != UInt8(ascii: ".") { return .failure(.init("unexpected character in IPv4 address")) }
+      if s[i] != UInt8(ascii: ".") {
+        return .failure(.init("unexpected character in IPv4 address"))
+      }
       i += 1
     }
     guard octets == 4 else {
@@ -86,7 +88,9 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
       }
       guard !part.isEmpty, part.count <= 4 else {
         return .failure(
-          .init(part.isEmpty ? "IPv6 address has an empty group" : "IPv6 group has more than 4 hex digits"))
+          .init(
+            part.isEmpty
+              ? "IPv6 address has an empty group" : "IPv6 group has more than 4 hex digits"))
       }
       var g: UInt16 = 0
       for c in part {
@@ -185,7 +189,9 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
   }
 
   public static func parse(_ text: String) -> Result<CIDR, IPParseError> {
-    guard let slash = text.lastIndex(of: "/") else { return .failure(.init("CIDR needs '/prefix'")) }
+    guard let slash = text.lastIndex(of: "/") else {
+      return .failure(.init("CIDR needs '/prefix'"))
+    }
     let addrText = String(text[..<slash])
     let lenText = text[text.index(after: slash)...]
     let addr: IPAddress

@@ -1,0 +1,352 @@
+import RuleLang
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The per-packet interpreter. `evaluate` allocates nothing and reads packet bytes in place:
+/// registers live on the stack, constants in the program's flat memory.
+public enum VM {
+  /// Runs rulelist `rulelist` of `program` on `packet`. Rewrites go to `rewrites` (capacity at
+  /// least `Verifier.maxRewrites`; fewer are dropped past its end).
+  public static func evaluate(
+    _ program: VerifiedProgram, rulelist: Int, packet: PacketView,
+    rewrites: UnsafeMutableBufferPointer<Rewrite>
+  ) -> Verdict {
+    let entry = program.program.rulelists[rulelist].entry
+    return withUnsafeTemporaryAllocation(of: Int64.self, capacity: Registers.ints) { ints in
+      withUnsafeTemporaryAllocation(of: BytesRegister.self, capacity: Registers.bytes) { bytes in
+        withUnsafeTemporaryAllocation(of: IPAddress.self, capacity: Registers.ips) { ips in
+          var m = Machine(
+            program: program, packet: packet, ints: ints.baseAddress!, bytes: bytes.baseAddress!,
+            ips: ips.baseAddress!, rewrites: rewrites)
+          return m.run(from: entry)
+        }
+      }
+    }
+  }
+
+  /// A convenience for tools and tests: evaluates and copies out the rewrites.
+  public static func evaluate(
+    _ program: VerifiedProgram, rulelist: Int, packet: OwnedPacket
+  ) -> (verdict: Verdict, rewrites: [(path: String, value: OwnedPacket.Value)]) {
+    packet.withView { view in
+      withUnsafeTemporaryAllocation(of: Rewrite.self, capacity: Verifier.maxRewrites) { buf in
+        let v = evaluate(program, rulelist: rulelist, packet: view, rewrites: buf)
+        var out: [(String, OwnedPacket.Value)] = []
+        for i in 0..<Int(v.rewriteCount) {
+          let r = buf[i]
+          guard case .path(let path) = program.program.constants[Int(r.path)] else { continue }
+          switch r.value {
+          case .int(let x): out.append((path, .int(x)))
+          case .ip(let a): out.append((path, .ip(a)))
+          case .bytes(let b, let folded):
+            out.append((path, .bytes(folded ? b.map(asciiLower) : Array(b))))
+          case .constant(let k):
+            switch program.program.constants[Int(k)] {
+            case .int(let x): out.append((path, .int(x)))
+            case .bytes(let b): out.append((path, .bytes(b)))
+            case .ip(let a): out.append((path, .ip(a)))
+            default: break
+            }
+          }
+        }
+        return (v, out)
+      }
+    }
+  }
+}
+
+struct BytesRegister {
+  var base: UnsafeRawPointer
+  var count: Int
+  var fold: Bool
+}
+
+@inline(__always) func asciiLower(_ c: UInt8) -> UInt8 {
+  c &- 0x41 < 26 ? c | 0x20 : c
+}
+
+/// The machine state of one evaluation.
+struct Machine {
+  let program: VerifiedProgram
+  let packet: PacketView
+  let ints: UnsafeMutablePointer<Int64>
+  let bytes: UnsafeMutablePointer<BytesRegister>
+  let ips: UnsafeMutablePointer<IPAddress>
+  let rewrites: UnsafeMutableBufferPointer<Rewrite>
+  var intPresent: UInt32 = 0
+  var bytesPresent: UInt32 = 0
+  var ipPresent: UInt32 = 0
+  var rewriteCount = 0
+
+  init(
+    program: VerifiedProgram, packet: PacketView, ints: UnsafeMutablePointer<Int64>,
+    bytes: UnsafeMutablePointer<BytesRegister>, ips: UnsafeMutablePointer<IPAddress>,
+    rewrites: UnsafeMutableBufferPointer<Rewrite>
+  ) {
+    self.program = program
+    self.packet = packet
+    self.ints = ints
+    self.bytes = bytes
+    self.ips = ips
+    self.rewrites = rewrites
+    if let p = packet.payload {
+      bytes[0] = BytesRegister(
+        base: p.baseAddress ?? UnsafeRawPointer(program.arena.baseAddress!), count: p.count,
+        fold: false)
+      bytesPresent = 1
+    }
+  }
+
+  // MARK: registers
+
+  @inline(__always) mutating func setInt(_ r: Int, _ v: Int64?) {
+    if let v {
+      ints[r] = v
+      intPresent |= 1 << r
+    } else {
+      intPresent &= ~(1 << r)
+    }
+  }
+
+  @inline(__always) func int(_ r: Int) -> Int64? {
+    intPresent & (1 << r) != 0 ? ints[r] : nil
+  }
+
+  @inline(__always) mutating func setBytes(
+    _ r: Int, _ v: UnsafeRawBufferPointer?, fold: Bool = false
+  ) {
+    if let v {
+      bytes[r] = BytesRegister(
+        base: v.baseAddress ?? UnsafeRawPointer(program.arena.baseAddress!), count: v.count,
+        fold: fold)
+      bytesPresent |= 1 << r
+    } else {
+      bytesPresent &= ~(1 << r)
+    }
+  }
+
+  @inline(__always) func bytesReg(_ r: Int) -> BytesRegister? {
+    bytesPresent & (1 << r) != 0 ? bytes[r] : nil
+  }
+
+  @inline(__always) mutating func setIP(_ r: Int, _ v: IPAddress?) {
+    if let v {
+      ips[r] = v
+      ipPresent |= 1 << r
+    } else {
+      ipPresent &= ~(1 << r)
+    }
+  }
+
+  @inline(__always) func ip(_ r: Int) -> IPAddress? {
+    ipPresent & (1 << r) != 0 ? ips[r] : nil
+  }
+
+  // MARK: constants and fields
+
+  @inline(__always) func constBytes(_ k: Int) -> UnsafeRawBufferPointer {
+    let s = program.slots[k]
+    return UnsafeRawBufferPointer(rebasing: program.arena[s.start..<(s.start + s.count)])
+  }
+
+  @inline(__always) func intField(_ raw: Int) -> Int64? {
+    let v = raw == Int(Field.srcPort.rawValue) ? packet.srcPort : packet.dstPort
+    return v >= 0 ? Int64(v) : nil
+  }
+
+  @inline(__always) func ipField(_ raw: Int) -> IPAddress? {
+    guard packet.hasAddresses else { return nil }
+    return raw == Int(Field.srcAddr.rawValue) ? packet.srcAddr : packet.dstAddr
+  }
+
+  @inline(__always) func bytesField(_ raw: Int) -> UnsafeRawBufferPointer? {
+    switch Field(rawValue: UInt8(truncatingIfNeeded: raw)) {
+    case .payload: return packet.payload
+    case .httpMethod: return packet.httpMethod
+    case .httpPath: return packet.httpPath
+    case .httpQuery: return packet.httpQuery
+    case .httpHost: return packet.httpHost
+    case .unixFilename: return packet.unixFilename
+    default: return nil
+    }
+  }
+
+  /// The latest rewrite of path constant `k` in this evaluation, if any.
+  func rewritten(_ k: Int) -> RewriteValue? {
+    var i = min(rewriteCount, rewrites.count) - 1
+    while i >= 0 {
+      if Int(rewrites[i].path) == k { return rewrites[i].value }
+      i -= 1
+    }
+    return nil
+  }
+
+  /// A header or label by its path constant: this evaluation's rewrites first, then the packet.
+  func named(_ k: Int) -> DynamicValue? {
+    if let r = rewritten(k) {
+      switch r {
+      case .int(let x): return .int(x)
+      case .ip(let a): return .ip(a)
+      case .bytes(let b, _): return .bytes(b)
+      case .constant(let c):
+        switch program.program.constants[Int(c)] {
+        case .int(let x): return .int(x)
+        case .ip(let a): return .ip(a)
+        default: return .bytes(constBytes(Int(c)))
+        }
+      }
+    }
+    let s = program.slots[k]
+    let leaf = UnsafeRawBufferPointer(
+      rebasing: program.arena[(s.start + s.extra)..<(s.start + s.count)])
+    if s.extra == 13 {
+      guard let hs = packet.headers else { return nil }
+      for h in hs where equalFolded(h.name, leaf) { return .bytes(h.value) }
+      return nil
+    }
+    guard let ls = packet.labels else { return nil }
+    for l in ls where equal(l.name, leaf) { return l.value }
+    return nil
+  }
+
+  // MARK: byte-string operations
+
+  @inline(__always) func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+  }
+
+  func equalFolded(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    guard a.count == b.count else { return false }
+    for i in 0..<a.count where asciiLower(a[i]) != asciiLower(b[i]) { return false }
+    return true
+  }
+
+  /// `hay[at..<at+needle.count] == needle`, folding `hay` when asked.
+  @inline(__always) func matchAt(
+    _ hay: BytesRegister, _ at: Int, _ needle: UnsafeRawBufferPointer, fold: Bool
+  ) -> Bool {
+    let n = needle.count
+    if n == 0 { return true }
+    if !fold { return memcmp(hay.base + at, needle.baseAddress!, n) == 0 }
+    for i in 0..<n
+    where asciiLower(hay.base.load(fromByteOffset: at + i, as: UInt8.self)) != needle[i] {
+      return false
+    }
+    return true
+  }
+
+  @inline(__always) func bytesOp(
+    _ op: Opcode, _ s: BytesRegister, _ k: UnsafeRawBufferPointer, fold: Bool
+  ) -> Bool {
+    switch op {
+    case .jbeq, .jbeqr: return s.count == k.count && matchAt(s, 0, k, fold: fold)
+    case .jbne, .jbner: return !(s.count == k.count && matchAt(s, 0, k, fold: fold))
+    case .jbstarts, .jbstartsr, .jfstarts: return s.count >= k.count && matchAt(s, 0, k, fold: fold)
+    case .jbends, .jbendsr:
+      return s.count >= k.count && matchAt(s, s.count - k.count, k, fold: fold)
+    default:
+      // contains
+      if k.count == 0 { return true }
+      if s.count < k.count { return false }
+      if !fold {
+        // memchr for the first byte, memcmp for the rest.
+        let first = Int32(k[0])
+        var at = 0
+        let last = s.count - k.count
+        while at <= last {
+          guard let hit = memchr(s.base + at, first, last - at + 1) else { return false }
+          let pos = UnsafeRawPointer(hit) - s.base
+          if memcmp(s.base + pos, k.baseAddress!, k.count) == 0 { return true }
+          at = pos + 1
+        }
+        return false
+      }
+      for at in 0...(s.count - k.count) where matchAt(s, at, k, fold: true) { return true }
+      return false
+    }
+  }
+
+  func intervalsContain(_ k: Int, _ x: Int64) -> Bool {
+    let s = program.slots[k]
+    var lo = s.start
+    var hi = s.start + s.count
+    // Find the last interval whose lower bound is <= x.
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if program.ranges[2 * mid] <= x { lo = mid + 1 } else { hi = mid }
+    }
+    return lo > s.start && x <= program.ranges[2 * (lo - 1) + 1]
+  }
+
+  func ipSetContains(_ k: Int, _ x: IPAddress) -> Bool {
+    let s = program.slots[k]
+    var lo = s.start
+    var hi = s.start + s.count
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if program.ipRanges[2 * mid] <= x { lo = mid + 1 } else { hi = mid }
+    }
+    return lo > s.start && x <= program.ipRanges[2 * (lo - 1) + 1]
+  }
+
+  func bytesSetContains(_ k: Int, _ v: BytesRegister) -> Bool {
+    let s = program.slots[k]
+    var lo = s.start
+    var hi = s.start + s.count
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      let m = program.members[mid]
+      let c = compare(v, program.arena.baseAddress! + m.start, m.count)
+      if c == 0 { return true }
+      if c > 0 { lo = mid + 1 } else { hi = mid }
+    }
+    return false
+  }
+
+  /// Lexicographic comparison of a (maybe folded) register with a member.
+  func compare(_ v: BytesRegister, _ m: UnsafeRawPointer, _ count: Int) -> Int {
+    let n = min(v.count, count)
+    for i in 0..<n {
+      var x = v.base.load(fromByteOffset: i, as: UInt8.self)
+      if v.fold { x = asciiLower(x) }
+      let y = m.load(fromByteOffset: i, as: UInt8.self)
+      if x != y { return x < y ? -1 : 1 }
+    }
+    return v.count == count ? 0 : v.count < count ? -1 : 1
+  }
+
+  func automatonMatches(_ k: Int, _ v: BytesRegister) -> Bool {
+    let s = program.slots[k]
+    let rows = program.transitions.baseAddress! + s.start
+    let flags = program.flags.baseAddress! + s.extra
+    var state = Int(s.int)
+    if flags[state] & 1 != 0 { return true }
+    for i in 0..<v.count {
+      var c = v.base.load(fromByteOffset: i, as: UInt8.self)
+      if v.fold { c = asciiLower(c) }
+      state = Int(rows[state &* 256 &+ Int(c)])
+      if state == 0 { return false }
+      if flags[state] & 1 != 0 { return true }
+    }
+    return flags[state] & 2 != 0
+  }
+
+  /// Big-endian load of `width` bytes at `offset`, or nil past the end.
+  @inline(__always) func load(_ s: BytesRegister?, _ offset: Int64, _ width: Int) -> Int64? {
+    guard let s, offset >= 0, offset <= Int64(s.count - width) else { return nil }
+    var v: Int64 = 0
+    for i in 0..<width {
+      v = v << 8 | Int64(s.base.load(fromByteOffset: Int(offset) + i, as: UInt8.self))
+    }
+    return v
+  }
+
+  mutating func record(_ path: UInt16, _ value: RewriteValue) {
+    if rewriteCount < rewrites.count { rewrites[rewriteCount] = Rewrite(path: path, value: value) }
+    rewriteCount += 1
+  }
+}
