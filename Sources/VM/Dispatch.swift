@@ -18,6 +18,11 @@ extension Machine {
       case .jump, .apply:
         pc = Int(ins.c)
         continue
+      case .dispatch, .next:
+        let target = ins.op == .dispatch ? dispatch(b) : next(b, after: Int(ins.c))
+        // Forward only, whatever the tables say: the verified end is the fallback.
+        pc = target > pc ? target : program.indexes[program.slots[b].extra].end
+        continue
       case .match:
         return Verdict(
           rule: Int32(truncatingIfNeeded: ins.c),
@@ -32,18 +37,22 @@ extension Machine {
       case .lds: setBytes(a, bytesField(b))
       case .ldsk: setBytes(a, constBytes(Int(ins.c)))
       case .ldhdr:
-        if case .bytes(let v)? = named(Int(ins.c)) { setBytes(a, v) } else { setBytes(a, nil) }
+        if let n = named(Int(ins.c)), case .bytes(let v) = n.value {
+          setBytes(a, v, fold: n.folded)
+        } else {
+          setBytes(a, nil)
+        }
       case .ldip: setIP(a, ipField(b))
       case .ldipk: setIP(a, program.slots[Int(ins.c)].ip)
       case .ldlab:
-        let v = named(Int(ins.c))
+        let n = named(Int(ins.c))
         switch b {
         case 0:
-          if case .int(let x)? = v { setInt(a, x) } else { setInt(a, nil) }
+          if case .int(let x)? = n?.value { setInt(a, x) } else { setInt(a, nil) }
         case 1:
-          if case .bytes(let x)? = v { setBytes(a, x) } else { setBytes(a, nil) }
+          if case .bytes(let x)? = n?.value { setBytes(a, x, fold: n!.folded) } else { setBytes(a, nil) }
         default:
-          if case .ip(let x)? = v { setIP(a, x) } else { setIP(a, nil) }
+          if case .ip(let x)? = n?.value { setIP(a, x) } else { setIP(a, nil) }
         }
       case .ldb: setInt(a, load(bytesReg(b), Int64(ins.c), 1))
       case .ldh: setInt(a, load(bytesReg(b), Int64(ins.c), 2))
@@ -156,10 +165,12 @@ extension Machine {
     }
   }
 
-  /// A comparison where the right-hand register is folded: fold both sides.
+  /// A comparison where the right-hand register is folded: each side is folded if its register
+  /// is (`x == lower(y)` folds `y` only).
   func foldedOp(_ op: Opcode, _ s: BytesRegister, _ t: BytesRegister) -> Bool {
     let lower = { (r: BytesRegister, i: Int) -> UInt8 in
-      asciiLower(r.base.load(fromByteOffset: i, as: UInt8.self))
+      let c = r.base.load(fromByteOffset: i, as: UInt8.self)
+      return r.fold ? asciiLower(c) : c
     }
     func at(_ o: Int) -> Bool {
       for i in 0..<t.count where lower(s, o + i) != lower(t, i) { return false }

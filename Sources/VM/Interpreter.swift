@@ -19,10 +19,14 @@ public enum VM {
     return withUnsafeTemporaryAllocation(of: Int64.self, capacity: Registers.ints) { ints in
       withUnsafeTemporaryAllocation(of: BytesRegister.self, capacity: Registers.bytes) { bytes in
         withUnsafeTemporaryAllocation(of: IPAddress.self, capacity: Registers.ips) { ips in
-          var m = Machine(
-            program: program, packet: packet, ints: ints.baseAddress!, bytes: bytes.baseAddress!,
-            ips: ips.baseAddress!, rewrites: rewrites)
-          return m.run(from: entry)
+          withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * (RuleIndex.maxTables + 1)) {
+            cursors in
+            var m = Machine(
+              program: program, packet: packet, ints: ints.baseAddress!, bytes: bytes.baseAddress!,
+              ips: ips.baseAddress!, rewrites: rewrites)
+            m.cursors = cursors.baseAddress!
+            return m.run(from: entry)
+          }
         }
       }
     }
@@ -81,6 +85,11 @@ struct Machine {
   var bytesPresent: UInt32 = 0
   var ipPresent: UInt32 = 0
   var rewriteCount = 0
+  /// Candidate lists of the active rule index: (position, end) pairs in `program.words`.
+  var cursors: UnsafeMutablePointer<Int>? = nil
+  var listCount = 0
+  /// The constant index of the rule index whose candidates the cursors hold, or -1.
+  var activeIndex = -1
 
   init(
     program: VerifiedProgram, packet: PacketView, ints: UnsafeMutablePointer<Int64>,
@@ -175,42 +184,67 @@ struct Machine {
     }
   }
 
-  /// The latest rewrite of path constant `k` in this evaluation, if any.
-  func rewritten(_ k: Int) -> RewriteValue? {
+  /// The index of the latest rewrite of path constant `k` in this evaluation, if any.
+  func latestRewrite(_ k: Int) -> Int? {
     var i = min(rewriteCount, rewrites.count) - 1
     while i >= 0 {
-      if Int(rewrites[i].path) == k { return rewrites[i].value }
+      if Int(rewrites[i].path) == k { return i }
       i -= 1
     }
     return nil
   }
 
-  /// A header or label by its path constant: this evaluation's rewrites first, then the packet.
-  func named(_ k: Int) -> DynamicValue? {
-    if let r = rewritten(k) {
-      switch r {
-      case .int(let x): return .int(x)
-      case .ip(let a): return .ip(a)
-      case .bytes(let b, _): return .bytes(b)
+  /// A header, label or rewritten HTTP field by its path constant: this evaluation's rewrites
+  /// first, then the packet. String fields (`HTTP.…`) hold text: an int or an address set into one
+  /// reads back as its text. `folded`: a rewritten byte string that went through lower().
+  func named(_ k: Int) -> (value: DynamicValue, folded: Bool)? {
+    let s = program.slots[k]
+    if let i = latestRewrite(k) {
+      if s.extra == 13 || s.extra < 0, let text = text(ofRewrite: i) { return (.bytes(text), false) }
+      switch rewrites[i].value {
+      case .int(let x): return (.int(x), false)
+      case .ip(let a): return (.ip(a), false)
+      case .bytes(let b, let folded): return (.bytes(b), folded)
       case .constant(let c):
         switch program.program.constants[Int(c)] {
-        case .int(let x): return .int(x)
-        case .ip(let a): return .ip(a)
-        default: return .bytes(constBytes(Int(c)))
+        case .int(let x): return (.int(x), false)
+        case .ip(let a): return (.ip(a), false)
+        default: return (.bytes(constBytes(Int(c))), false)
         }
       }
     }
-    let s = program.slots[k]
+    if s.extra < 0 { return bytesField(Int(s.int)).map { (.bytes($0), false) } }
     let leaf = UnsafeRawBufferPointer(
       rebasing: program.arena[(s.start + s.extra)..<(s.start + s.count)])
     if s.extra == 13 {
       guard let hs = packet.headers else { return nil }
-      for h in hs where equalFolded(h.name, leaf) { return .bytes(h.value) }
+      for h in hs where equalFolded(h.name, leaf) { return (.bytes(h.value), false) }
       return nil
     }
     guard let ls = packet.labels else { return nil }
-    for l in ls where equal(l.name, leaf) { return l.value }
+    for l in ls where equal(l.name, leaf) { return (l.value, false) }
     return nil
+  }
+
+  /// The text of rewrite `i` when it is an int or an address, written into the rewrite's own
+  /// storage (which lives as long as the caller's rewrite buffer); nil for byte strings.
+  func text(ofRewrite i: Int) -> UnsafeRawBufferPointer? {
+    var value = rewrites[i].value
+    if case .constant(let c) = value {
+      switch program.program.constants[Int(c)] {
+      case .int(let x): value = .int(x)
+      case .ip(let a): value = .ip(a)
+      default: return nil
+      }
+    }
+    let storage =
+      UnsafeMutableRawPointer(rewrites.baseAddress! + i)
+      + MemoryLayout<Rewrite>.offset(of: \Rewrite.text)!
+    switch value {
+    case .int(let x): return UnsafeRawBufferPointer(start: storage, count: Text.int(x, storage))
+    case .ip(let a): return UnsafeRawBufferPointer(start: storage, count: Text.ip(a, storage))
+    default: return nil
+    }
   }
 
   // MARK: byte-string operations
@@ -340,7 +374,8 @@ struct Machine {
     guard let s, offset >= 0, offset <= Int64(s.count - width) else { return nil }
     var v: Int64 = 0
     for i in 0..<width {
-      v = v << 8 | Int64(s.base.load(fromByteOffset: Int(offset) + i, as: UInt8.self))
+      let c = s.base.load(fromByteOffset: Int(offset) + i, as: UInt8.self)
+      v = v << 8 | Int64(s.fold ? asciiLower(c) : c)
     }
     return v
   }

@@ -15,6 +15,33 @@ public final class VerifiedProgram: @unchecked Sendable {
   let members: UnsafeMutableBufferPointer<ByteSpan>  // bytes set members
   let transitions: UnsafeMutableBufferPointer<UInt32>
   let flags: UnsafeMutableBufferPointer<UInt8>  // automaton state flags: 1 accepting, 2 at end
+  let words: UnsafeMutableBufferPointer<UInt32>  // rule indexes: PCs, candidate lists, trie edges
+  let indexes: UnsafeMutableBufferPointer<FlatIndex>
+  let tables: UnsafeMutableBufferPointer<FlatTable>
+
+  /// A rule index laid out flat: offsets into `words`, `tables`.
+  struct FlatIndex {
+    var rulePCs = 0
+    var ruleCount = 0
+    var end = 0
+    var always = 0
+    var alwaysCount = 0
+    var firstTable = 0
+    var tableCount = 0
+  }
+
+  /// One key table: `kind` 0 int intervals (bounds in `ranges`), 1 ip intervals (bounds in
+  /// `ipRanges`), 2 prefix trie. `lists` is an offset into `words` of (start, count) pairs, one per
+  /// interval or trie node; for tries `edges` is an offset into `words` of (start, count) pairs
+  /// per node, each edge being (byte, target) in `words`.
+  struct FlatTable {
+    var kind: UInt8 = 0
+    var field: UInt8 = 0
+    var count = 0
+    var bounds = 0
+    var lists = 0
+    var edges = 0
+  }
 
   /// Instance-independent description of one constant.
   struct ConstantSlot {
@@ -45,6 +72,20 @@ public final class VerifiedProgram: @unchecked Sendable {
     var spans: [ByteSpan] = []
     var rows: [UInt32] = []
     var stateFlags: [UInt8] = []
+    var wordValues: [UInt32] = []
+    var flatIndexes: [FlatIndex] = []
+    var flatTables: [FlatTable] = []
+    func addLists(_ lists: [[UInt32]]) -> Int {
+      // (start, count) pairs first, then the lists themselves.
+      let pairs = wordValues.count
+      wordValues += [UInt32](repeating: 0, count: 2 * lists.count)
+      for (i, l) in lists.enumerated() {
+        wordValues[pairs + 2 * i] = UInt32(wordValues.count)
+        wordValues[pairs + 2 * i + 1] = UInt32(l.count)
+        wordValues += l
+      }
+      return pairs
+    }
     func addBytes(_ b: [UInt8]) -> ByteSpan {
       let s = ByteSpan(start: arenaBytes.count, count: b.count)
       arenaBytes += b
@@ -69,6 +110,10 @@ public final class VerifiedProgram: @unchecked Sendable {
           slot.extra = 13
         } else if p.hasPrefix("labels.") {
           slot.extra = 7
+        } else if let f = Field.allCases.first(where: { $0.kind == .bytes && $0.description == p }) {
+          // An HTTP field some `set` writes, read by name: rewrites first, then this field.
+          slot.extra = -1
+          slot.int = Int64(f.rawValue)
         }
       case .intSet(let rs):
         slot.start = rangeValues.count / 2
@@ -91,6 +136,45 @@ public final class VerifiedProgram: @unchecked Sendable {
         for s in 0..<a.stateCount {
           stateFlags.append((a.accepting[s] ? 1 : 0) | (a.acceptingAtEnd[s] ? 2 : 0))
         }
+      case .ruleIndex(let x):
+        var f = FlatIndex()
+        f.rulePCs = wordValues.count
+        f.ruleCount = x.rulePCs.count
+        wordValues += x.rulePCs
+        f.end = Int(x.end)
+        f.always = wordValues.count
+        f.alwaysCount = x.always.count
+        wordValues += x.always
+        f.firstTable = flatTables.count
+        for t in x.intTables {
+          var ft = FlatTable(kind: 0, field: t.field.rawValue, count: t.lo.count)
+          ft.bounds = rangeValues.count / 2
+          for j in t.lo.indices { rangeValues += [t.lo[j], t.hi[j]] }
+          ft.lists = addLists(t.lists)
+          flatTables.append(ft)
+        }
+        for t in x.ipTables {
+          var ft = FlatTable(kind: 1, field: t.field.rawValue, count: t.lo.count)
+          ft.bounds = ipValues.count / 2
+          for j in t.lo.indices { ipValues += [t.lo[j], t.hi[j]] }
+          ft.lists = addLists(t.lists)
+          flatTables.append(ft)
+        }
+        for t in x.prefixTables {
+          var ft = FlatTable(kind: 2, field: t.field.rawValue, count: t.lists.count)
+          ft.lists = addLists(t.lists)
+          ft.edges = wordValues.count
+          wordValues += [UInt32](repeating: 0, count: 2 * t.lists.count)
+          for n in t.lists.indices {
+            wordValues[ft.edges + 2 * n] = UInt32(wordValues.count)
+            wordValues[ft.edges + 2 * n + 1] = UInt32(t.edgeBytes[n].count)
+            for (b, target) in zip(t.edgeBytes[n], t.edgeTargets[n]) { wordValues += [UInt32(b), target] }
+          }
+          flatTables.append(ft)
+        }
+        f.tableCount = flatTables.count - f.firstTable
+        slot.extra = flatIndexes.count
+        flatIndexes.append(f)
       }
       slots[i] = slot
     }
@@ -107,6 +191,12 @@ public final class VerifiedProgram: @unchecked Sendable {
     _ = transitions.initialize(from: rows)
     flags = .allocate(capacity: max(1, stateFlags.count))
     _ = flags.initialize(from: stateFlags)
+    words = .allocate(capacity: max(1, wordValues.count))
+    _ = words.initialize(from: wordValues)
+    indexes = .allocate(capacity: max(1, flatIndexes.count))
+    _ = indexes.initialize(from: flatIndexes)
+    tables = .allocate(capacity: max(1, flatTables.count))
+    _ = tables.initialize(from: flatTables)
   }
 
   deinit {
@@ -118,6 +208,9 @@ public final class VerifiedProgram: @unchecked Sendable {
     members.deallocate()
     transitions.deallocate()
     flags.deallocate()
+    words.deallocate()
+    indexes.deallocate()
+    tables.deallocate()
   }
 
   /// The entry of a rulelist by name.

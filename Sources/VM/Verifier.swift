@@ -102,6 +102,16 @@ public enum Verifier {
       }
       switch ins.op {
       case .nop, .jump, .apply, .noMatch: break
+      case .dispatch, .next:
+        guard case .ruleIndex(let x) = try constant(pc, b, "rule index") else { break }
+        let first = ins.op == .dispatch ? 0 : c + 1
+        if ins.op == .next, c >= x.rulePCs.count {
+          throw fail(pc, "next after rule \(c), but index K[\(b)] has \(x.rulePCs.count) rules")
+        }
+        if first < x.rulePCs.count, Int(x.rulePCs[first]) <= pc {
+          throw fail(pc, "\(ins.op) can reach rule \(first) at \(x.rulePCs[first]), which is not forward")
+        }
+        guard Int(x.end) > pc else { throw fail(pc, "\(ins.op): the index's end \(x.end) is not forward") }
       case .match:
         guard c < p.rules.count else {
           throw fail(pc, "match names rule \(c), which does not exist")
@@ -248,6 +258,9 @@ public enum Verifier {
             pc: nil, message: "constant \(i): ip set intervals are not sorted and disjoint")
         }
       }
+      if case .ruleIndex(let x) = k {
+        try checkIndex(x, constant: i, codeCount: n)
+      }
       if case .bytesSet(let ms) = k {
         for (x, y) in zip(ms, ms.dropFirst()) where !x.lexicographicallyPrecedes(y) {
           throw VerificationError(
@@ -257,13 +270,24 @@ public enum Verifier {
     }
 
     // Longest path and most rewrites from each instruction to the end (jumps go forward only).
+    // For rule indexes, suffix maxima over the rules' code addresses are kept as the walk
+    // passes them, so `next` costs O(1).
     var longest = [Int](repeating: 0, count: n + 1)
     var rewrites = [Int](repeating: 0, count: n + 1)
+    var indexAt: [Int: [(k: Int, rule: Int)]] = [:]
+    var suffixLongest: [Int: [Int]] = [:]
+    var suffixSets: [Int: [Int]] = [:]
+    for (i, k) in p.constants.enumerated() {
+      guard case .ruleIndex(let x) = k else { continue }
+      for (j, rpc) in x.rulePCs.enumerated() { indexAt[Int(rpc), default: []].append((i, j)) }
+      suffixLongest[i] = [Int](repeating: 0, count: x.rulePCs.count + 1)
+      suffixSets[i] = [Int](repeating: 0, count: x.rulePCs.count + 1)
+    }
     for pc in stride(from: n - 1, through: 0, by: -1) {
       let ins = code[pc]
       var best = 0
       var sets = 0
-      if !ins.op.isTerminal, ins.op != .jump, ins.op != .apply {
+      if !ins.op.isTerminal, ins.op != .jump, ins.op != .apply, ins.op != .dispatch, ins.op != .next {
         best = longest[pc + 1]
         sets = rewrites[pc + 1]
       }
@@ -271,8 +295,17 @@ public enum Verifier {
         best = max(best, longest[Int(ins.c)])
         sets = max(sets, rewrites[Int(ins.c)])
       }
+      if ins.op == .dispatch || ins.op == .next, case .ruleIndex(let x) = p.constants[Int(ins.b)] {
+        let from = ins.op == .dispatch ? 0 : Int(ins.c) + 1
+        best = max(longest[Int(x.end)], suffixLongest[Int(ins.b)]![from])
+        sets = max(rewrites[Int(x.end)], suffixSets[Int(ins.b)]![from])
+      }
       longest[pc] = best + 1
       rewrites[pc] = sets + ([.setk, .setr, .sets, .setip].contains(ins.op) ? 1 : 0)
+      for (k, j) in indexAt[pc] ?? [] {
+        suffixLongest[k]![j] = max(longest[pc], suffixLongest[k]![j + 1])
+        suffixSets[k]![j] = max(rewrites[pc], suffixSets[k]![j + 1])
+      }
     }
     let worst = p.rulelists.map { longest[$0.entry] }.max() ?? 0
     guard worst <= maxPath else {
@@ -285,5 +318,53 @@ public enum Verifier {
         pc: nil, message: "a path records \(mostSets) rewrites; the limit is \(maxRewrites)")
     }
     return VerifiedProgram(program: p, worstPath: worst)
+  }
+
+  /// A rule index's tables: sorted, in range, of the right field kinds.
+  static func checkIndex(_ x: RuleIndex, constant i: Int, codeCount n: Int) throws(VerificationError) {
+    func bad(_ m: String) -> VerificationError { VerificationError(pc: nil, message: "constant \(i) (rule index): \(m)") }
+    let rules = x.rulePCs.count
+    for (a, b) in zip(x.rulePCs, x.rulePCs.dropFirst()) where a >= b {
+      throw bad("rule addresses are not increasing")
+    }
+    if let last = x.rulePCs.last, Int(last) >= n { throw bad("rule address \(last) is past the code") }
+    guard Int(x.end) < n else { throw bad("end \(x.end) is past the code") }
+    guard x.tableCount <= RuleIndex.maxTables else { throw bad("\(x.tableCount) tables; at most \(RuleIndex.maxTables)") }
+    func checkList(_ l: [UInt32]) throws(VerificationError) {
+      for (a, b) in zip(l, l.dropFirst()) where a >= b { throw bad("a candidate list is not sorted") }
+      if let last = l.last, Int(last) >= rules { throw bad("candidate \(last) is not a rule of the index") }
+    }
+    try checkList(x.always)
+    for t in x.intTables {
+      guard t.field.kind == .int else { throw bad("int table on field \(t.field)") }
+      guard t.lo.count == t.hi.count, t.lo.count == t.lists.count else { throw bad("int table sizes differ") }
+      for j in t.lo.indices {
+        guard t.lo[j] <= t.hi[j], j == 0 || t.hi[j - 1] < t.lo[j] else { throw bad("int intervals are not sorted and disjoint") }
+        try checkList(t.lists[j])
+      }
+    }
+    for t in x.ipTables {
+      guard t.field.kind == .ip else { throw bad("ip table on field \(t.field)") }
+      guard t.lo.count == t.hi.count, t.lo.count == t.lists.count else { throw bad("ip table sizes differ") }
+      for j in t.lo.indices {
+        guard t.lo[j] <= t.hi[j], j == 0 || t.hi[j - 1] < t.lo[j] else { throw bad("ip intervals are not sorted and disjoint") }
+        try checkList(t.lists[j])
+      }
+    }
+    for t in x.prefixTables {
+      guard t.field.kind == .bytes else { throw bad("prefix table on field \(t.field)") }
+      let nodes = t.lists.count
+      guard nodes > 0, t.edgeBytes.count == nodes, t.edgeTargets.count == nodes else { throw bad("trie sizes differ") }
+      for node in 0..<nodes {
+        guard t.edgeBytes[node].count == t.edgeTargets[node].count else { throw bad("trie node \(node): edge sizes differ") }
+        for (a, b) in zip(t.edgeBytes[node], t.edgeBytes[node].dropFirst()) where a >= b {
+          throw bad("trie node \(node): edges are not sorted")
+        }
+        for target in t.edgeTargets[node] where Int(target) <= node || Int(target) >= nodes {
+          throw bad("trie node \(node): edge to \(target) does not go to a later node")
+        }
+        try checkList(t.lists[node])
+      }
+    }
   }
 }

@@ -41,7 +41,21 @@ extension RuleCompiler {
 
   mutating func compileDefined(_ e: Expr, when: Bool, to label: Int) {
     switch e.type.unwrapped {
-    case .int, .dynamic:
+    case .dynamic:
+      // A label is defined whatever kind it holds.
+      let (i, s, a) = (compileInt(e), compileBytes(e), compileIP(e))
+      if when {
+        emitJump(.jpresent, a: pol(i, true), b: 0, to: label)
+        emitJump(.jpresent, a: pol(s, true), b: 1, to: label)
+        emitJump(.jpresent, a: pol(a, true), b: 2, to: label)
+      } else {
+        let skip = newLabel()
+        emitJump(.jpresent, a: pol(i, true), b: 0, to: skip)
+        emitJump(.jpresent, a: pol(s, true), b: 1, to: skip)
+        emitJump(.jpresent, a: pol(a, false), b: 2, to: label)
+        place(skip)
+      }
+    case .int:
       let r = compileInt(e)
       emitJump(.jpresent, a: pol(r, when), b: 0, to: label)
     case .ip:
@@ -170,6 +184,9 @@ extension RuleCompiler {
     switch (op, r.constant) {
     case (.in, let v?): intervals = Intervals.ips(v)
     case (.starts, .string(let s)?): intervals = ipTextPrefix(s)
+    case (.starts, _):
+      fail("'starts' on an address needs a constant string, as in IP.src_addr starts \"10.0.0\"")
+      return
     case (.ends, _), (.contains, _):
       fail("'\(op.rawValue)' on an address is not supported; use 'starts', 'in' a CIDR, or '=='")
       return
@@ -213,7 +230,8 @@ extension RuleCompiler {
     if var v = r.constant {
       // lower(x) never equals, starts, ends or contains a constant with upper-case letters.
       let folded = isFolded(l)
-      if folded, op != .matches {
+      // (`!=` is true for any present value, so it keeps its test.)
+      if folded, op != .matches, op != .notEqual {
         switch v {
         case .set(let vs): v = .set(vs.filter { !hasUpper($0) })
         default:

@@ -20,6 +20,8 @@ extension RuleCompiler {
 
   func bytesField(_ e: Expr) -> Field? {
     guard let p = pathNames(e) else { return nil }
+    // A field some `set` writes is read through the rewrites (`ldhdr`), never from the packet.
+    if p.first == "HTTP", writtenPaths.contains(p.joined(separator: ".")) { return nil }
     switch p {
     case ["payload"]: return .payload
     case ["HTTP", "method"]: return .httpMethod
@@ -40,10 +42,12 @@ extension RuleCompiler {
     return constant(.path(names.joined(separator: ".")))
   }
 
-  /// Whether a path is a named, dynamic-or-optional entry (header, label, JSONSocket field).
+  /// Whether a path is a named, dynamic-or-optional entry (header, label, JSONSocket field), or
+  /// an HTTP field that a `set` writes: these are read by name, rewrites first.
   func namedPath(_ names: [String]) -> Bool {
     (names.count == 3 && names[0] == "HTTP" && names[1] == "headers")
       || (names.count >= 2 && (names[0] == "labels" || names[0] == "JSONSocket"))
+      || (names.first == "HTTP" && writtenPaths.contains(names.joined(separator: ".")))
   }
 
   // MARK: registers
@@ -75,9 +79,41 @@ extension RuleCompiler {
     return nextIP
   }
 
+  // MARK: reuse
+
+  /// The register holding `e`, loading it only when this rule has not already loaded it on the way
+  /// here (`len(payload) < 8 or len(payload) > 1400` loads the length once).
+  mutating func reusing(_ kind: String, _ e: Expr, _ load: (inout RuleCompiler) -> Int) -> Int {
+    if e.constant != nil { return load(&self) }
+    let key = kind + ":" + ExprPrinter.print(e)
+    if let r = available[key] { return r }
+    let r = load(&self)
+    available[key] = r
+    return r
+  }
+
+  mutating func compileInt(_ e: Expr) -> Int { reusing("int", e) { $0.loadInt(e) } }
+
+  func unparenthesized(_ e: Expr) -> Expr {
+    if case .paren(let x) = e.kind { return unparenthesized(x) }
+    return e
+  }
+  mutating func compileBytes(_ e: Expr) -> Int { reusing("bytes", e) { $0.loadBytes(e) } }
+  mutating func compileIP(_ e: Expr) -> Int { reusing("ip", e) { $0.loadIP(e) } }
+
   // MARK: int values
 
-  mutating func compileInt(_ e: Expr) -> Int {
+  mutating func loadInt(_ e: Expr) -> Int {
+    if e.constant == nil, e.type.unwrapped == .bool {
+      // A condition as a value (`set labels.ok = payload[0] == 1`, `(a) == (b)`): 1 or 0.
+      let r = allocInt()
+      let done = newLabel()
+      emit(Instruction(.ldi, a: UInt8(r), c: 0))
+      emitJump(e, when: false, to: done)
+      emit(Instruction(.ldi, a: UInt8(r), c: 1))
+      place(done)
+      return r
+    }
     if let v = e.constant, let x = Intervals.int(v) ?? boolInt(v) {
       let r = allocInt()
       if (0...Int64(UInt32.max)).contains(x) {
@@ -117,7 +153,8 @@ extension RuleCompiler {
       }
     case .binary(.bitAnd, let l, let r, _):
       let (x, y) = l.constant != nil && r.constant == nil ? (r, l) : (l, r)
-      let a = compileInt(x)
+      // `andi` changes the register in place: not one an earlier operand may share.
+      let a = loadInt(unparenthesized(x))
       if let v = y.constant, let m = Intervals.int(v) {
         if (0...Int64(UInt32.max)).contains(m) {
           emit(Instruction(.andi, a: UInt8(a), c: UInt32(m)))
@@ -157,7 +194,7 @@ extension RuleCompiler {
 
   // MARK: bytes values
 
-  mutating func compileBytes(_ e: Expr) -> Int {
+  mutating func loadBytes(_ e: Expr) -> Int {
     if let v = e.constant, let b = bytesOf(v) {
       let r = allocBytes()
       emit(Instruction(.ldsk, a: UInt8(r), c: UInt32(constant(.bytes(b)))))
@@ -184,7 +221,8 @@ extension RuleCompiler {
         return r
       }
     case .slice(let base, let offset, let length):
-      let src = compileBytes(base)
+      // The slice may go in place: not into a register an earlier operand may share.
+      let src = loadBytes(unparenthesized(base))
       let dst = src == 0 ? allocBytes() : src
       let a = UInt8(dst) | UInt8(src) << 4
       if let ov = offset.constant, let o = Intervals.int(ov), let lv = length.constant,
@@ -198,7 +236,8 @@ extension RuleCompiler {
       }
       return dst
     case .call(let name, let args) where name.text == "lower":
-      let src = compileBytes(args[0])
+      // `fold` changes the register in place: not one an earlier operand may share.
+      let src = loadBytes(unparenthesized(args[0]))
       var dst = src
       if src == 0 {
         dst = allocBytes()
@@ -214,7 +253,7 @@ extension RuleCompiler {
 
   // MARK: address values
 
-  mutating func compileIP(_ e: Expr) -> Int {
+  mutating func loadIP(_ e: Expr) -> Int {
     if case .ip(let a)? = e.constant {
       let r = allocIP()
       emit(Instruction(.ldipk, a: UInt8(r), c: UInt32(constant(.ip(a)))))
@@ -259,6 +298,13 @@ extension RuleCompiler {
       return
     }
     switch value.type.unwrapped {
+    case .dynamic:
+      // A label of whatever kind it holds: at most one of the three loads is present, and only a
+      // present register is recorded.
+      let (i, s, a) = (compileInt(value), compileBytes(value), compileIP(value))
+      emit(Instruction(.setr, a: UInt8(i), b: path))
+      emit(Instruction(.sets, a: UInt8(s), b: path))
+      emit(Instruction(.setip, a: UInt8(a), b: path))
     case .ip:
       emit(Instruction(.setip, a: UInt8(compileIP(value)), b: path))
     case .string, .bytes:

@@ -17,12 +17,16 @@ public struct RuleCompiler {
     return compile(checked)
   }
 
-  public static func compile(_ checked: CheckedFile) -> Result<Program, CompileError> {
+  /// `indexing: false` compiles every rulelist to plain linear code (for tests and comparisons).
+  public static func compile(_ checked: CheckedFile, indexing: Bool = true) -> Result<
+    Program, CompileError
+  > {
     guard !checked.hasErrors else {
       return .failure(
         CompileError(diagnostics: checked.diagnostics.filter { $0.severity == .error }))
     }
     var c = RuleCompiler(checked)
+    c.indexing = indexing
     c.run()
     if !c.errors.isEmpty { return .failure(CompileError(diagnostics: c.errors)) }
     return .success(c.program())
@@ -48,9 +52,28 @@ public struct RuleCompiler {
   var nextIP = 0
   var currentRange = SourceRange(0, 0)
   var protocolOfList: RuleProtocol = .udp
+  /// Values already in registers, by kind and expression (`int:len(payload)`): loaded on every path
+  /// to the current instruction (no label placed since) and not written over. Reset per rule.
+  var available: [String: Int] = [:]
+  var indexing = true
+  /// The metadata paths some `set` writes (header names in lower case): reads of them must see
+  /// this evaluation's rewrites, so they are not read straight from the packet.
+  var writtenPaths: Set<String> = []
 
   init(_ checked: CheckedFile) {
     self.checked = checked
+    for list in checked.file.rulelists {
+      for rule in list.rules {
+        for case .set(let target, _, _) in rule.actions {
+          guard case .path(let segs) = target.kind else { continue }
+          var names = segs.map(\.name)
+          if names.count == 3, names[0] == "HTTP", names[1] == "headers" {
+            names[2] = names[2].lowercased()
+          }
+          writtenPaths.insert(names.joined(separator: "."))
+        }
+      }
+    }
   }
 
   func program() -> Program {
@@ -68,8 +91,9 @@ public struct RuleCompiler {
     for l in lists where byName[l.name.text] == nil { byName[l.name.text] = l }
     var visited = Set<String>()
     var postorder: [RulelistDecl] = []
-    // Iterative DFS: apply chains can be long.
-    for root in lists where !visited.contains(root.name.text) {
+    // Iterative DFS: apply chains can be long. Roots go in reverse source order so that the
+    // reversed postorder keeps rulelists that apply nothing in their source order.
+    for root in lists.reversed() where !visited.contains(root.name.text) {
       var stack: [(RulelistDecl, [String])] = []
       visited.insert(root.name.text)
       stack.append((root, applied(root)))
@@ -121,13 +145,34 @@ public struct RuleCompiler {
       infos[listIndex] = RulelistInfo(
         name: list.name.text, protocolName: list.protocolName.text, entry: code.count)
       protocolOfList = checked.protocols[list.name.text] ?? .udp
+      let keys = list.rules.map(ruleKey)
+      let indexed =
+        indexing && list.rules.count >= RuleCompiler.indexThreshold
+        && keys.count(where: { $0 != nil }) >= RuleCompiler.indexThreshold / 2
+      var indexConstant: UInt16 = 0
+      if indexed {
+        indexConstant = reserveConstant()
+        emit(Instruction(.dispatch, b: indexConstant))
+      }
+      var rulePCs: [UInt32] = []
       for (k, rule) in list.rules.enumerated() {
         let ruleIndex = ruleBase[list.name.text]! + k
+        rulePCs.append(UInt32(code.count))
         let action = compileRule(
-          rule, index: ruleIndex, entryLabels: entryLabels, indexOf: indexOf)
+          rule, index: ruleIndex, entryLabels: entryLabels, indexOf: indexOf,
+          next: indexed ? Instruction(.next, b: indexConstant, c: UInt32(k)) : nil)
         ruleSlots[ruleIndex] = RuleInfo(
           name: rule.name.text, rulelist: listIndex,
           line: checked.source.location(of: rule.name.range.start).line, action: action)
+      }
+      if indexed {
+        // Dead rules (`when false`) are never candidates.
+        let live = list.rules.indices.map { i -> RuleKey? in
+          if case .bool(false)? = list.rules[i].condition?.constant { return .ints(.srcPort, []) }
+          return keys[i]
+        }
+        constants[Int(indexConstant)] = .ruleIndex(
+          RuleIndexBuilder.build(keys: live, rulePCs: rulePCs, end: UInt32(code.count)))
       }
       emit(Instruction(.noMatch))
     }
@@ -138,19 +183,36 @@ public struct RuleCompiler {
     }
   }
 
+  /// Rulelists with at least this many rules, half of them keyed, are indexed.
+  public static let indexThreshold = 16
+
   mutating func compileRule(
-    _ rule: Rule, index: Int, entryLabels: [String: Int], indexOf: [String: Int]
+    _ rule: Rule, index: Int, entryLabels: [String: Int], indexOf: [String: Int],
+    next nextInstruction: Instruction? = nil
   ) -> RuleAction {
     nextInt = 0
     nextBytes = 1
     nextIP = 0
+    available.removeAll()
     let next = newLabel()
     var action = RuleAction.drop
     var alwaysFalse = false
     if let cond = rule.condition {
       currentRange = cond.range
       if case .bool(false)? = cond.constant { alwaysFalse = true }
-      if !alwaysFalse { emitJump(cond, when: false, to: next) }
+      if !alwaysFalse {
+        let start = code.count
+        emitJump(cond, when: false, to: next)
+        // A condition that compiled to a lone jump past the rule (`lower(x) == "A"`) never holds:
+        // leave out the jump and the body, as for `when false`.
+        if code.count == start + 1, code[start].op == .jump, let last = pendingJumps.last,
+          last.pc == start, last.label == next
+        {
+          code.removeLast()
+          pendingJumps.removeLast()
+          alwaysFalse = true
+        }
+      }
     }
     if !alwaysFalse {
       for a in rule.actions {
@@ -177,6 +239,8 @@ public struct RuleCompiler {
       }
     }
     place(next)
+    // In an indexed rulelist, a failed rule goes on to the next candidate, not the next rule.
+    if let nextInstruction { emit(nextInstruction) }
     return action
   }
 
@@ -209,7 +273,20 @@ public struct RuleCompiler {
   // MARK: emission helpers
 
   mutating func emit(_ i: Instruction) {
+    // Instructions that change a register in place, or metadata that later loads read, end the
+    // reuse of what was loaded before.
+    switch i.op {
+    case .andi, .andk, .andr: forget("int", Int(i.a))
+    case .fold: forget("bytes", Int(i.a))
+    case .slice, .slicex: forget("bytes", Int(i.a & 0x0F))
+    case .setk, .setr, .sets, .setip: available.removeAll()
+    default: break
+    }
     code.append(i)
+  }
+
+  mutating func forget(_ kind: String, _ register: Int) {
+    available = available.filter { !($0.key.hasPrefix(kind + ":") && $0.value == register) }
   }
 
   mutating func newLabel() -> Int {
@@ -219,6 +296,8 @@ public struct RuleCompiler {
 
   mutating func place(_ label: Int) {
     labelTargets[label] = code.count
+    // Code here can be reached by a jump that skipped the loads before it.
+    available.removeAll()
   }
 
   /// Emits a jump-family instruction whose `C` is a label's position.
@@ -235,6 +314,12 @@ public struct RuleCompiler {
     }
     constants.append(k)
     constantIndex[k] = constants.count - 1
+    return UInt16(constants.count - 1)
+  }
+
+  /// A constant slot filled in later (a rule index depends on code addresses).
+  mutating func reserveConstant() -> UInt16 {
+    constants.append(.int(0))
     return UInt16(constants.count - 1)
   }
 

@@ -64,6 +64,13 @@ public enum Disassembler {
         + "}"
     case .automaton(let a): return "automaton (\(a.stateCount) states)"
     case .path(let s): return "path \(s)"
+    case .ruleIndex(let x):
+      var parts = ["\(x.rulePCs.count) rules", "end \(format4(Int(x.end)))"]
+      if !x.always.isEmpty { parts.append("always \(x.always.count)") }
+      for t in x.intTables { parts.append("\(t.field): \(t.lo.count) intervals") }
+      for t in x.ipTables { parts.append("\(t.field): \(t.lo.count) intervals") }
+      for t in x.prefixTables { parts.append("\(t.field): trie of \(t.lists.count) nodes") }
+      return "rule index (" + parts.joined(separator: ", ") + ")"
     }
   }
 
@@ -100,6 +107,8 @@ public enum Disassembler {
     case .jump, .apply:
       let name = p.rulelists.first { $0.entry == c }.map { " (\($0.name))" } ?? ""
       return "\(op)\(target)\(name)"
+    case .dispatch: return "\(op)\(constantComment(p, b))"
+    case .next: return "\(op)after \(c), K\(b)"
     case .match:
       let name =
         p.rules.indices.contains(c) ? " ; \(p.rules[c].name): \(action(p.rules[c].action, p))" : ""

@@ -40,6 +40,8 @@ public enum Constant: Sendable, Hashable {
   case automaton(RegexAutomaton)
   /// A metadata path written by `set` or read by `ldhdr`/`ldlab`: `HTTP.headers.id`, `labels.ssrc`.
   case path(String)
+  /// The candidate tables of an indexed rulelist (`dispatch`, `next`).
+  case ruleIndex(RuleIndex)
 
   public var kindName: String {
     switch self {
@@ -51,6 +53,7 @@ public enum Constant: Sendable, Hashable {
     case .bytesSet: return "bytes set"
     case .automaton: return "automaton"
     case .path: return "path"
+    case .ruleIndex: return "rule index"
     }
   }
 }

@@ -124,7 +124,47 @@ public enum ProgramCodec {
     case .path(let s):
       out.append(7)
       putString(&out, s)
+    case .ruleIndex(let x):
+      out.append(8)
+      putList(&out, x.rulePCs)
+      put32(&out, x.end)
+      putList(&out, x.always)
+      put32(&out, UInt32(x.intTables.count))
+      for t in x.intTables {
+        out.append(t.field.rawValue)
+        put32(&out, UInt32(t.lo.count))
+        for i in t.lo.indices {
+          put64(&out, UInt64(bitPattern: t.lo[i]))
+          put64(&out, UInt64(bitPattern: t.hi[i]))
+          putList(&out, t.lists[i])
+        }
+      }
+      put32(&out, UInt32(x.ipTables.count))
+      for t in x.ipTables {
+        out.append(t.field.rawValue)
+        put32(&out, UInt32(t.lo.count))
+        for i in t.lo.indices {
+          putIP(&out, t.lo[i])
+          putIP(&out, t.hi[i])
+          putList(&out, t.lists[i])
+        }
+      }
+      put32(&out, UInt32(x.prefixTables.count))
+      for t in x.prefixTables {
+        out.append(t.field.rawValue)
+        put32(&out, UInt32(t.lists.count))
+        for n in t.lists.indices {
+          putBytes(&out, t.edgeBytes[n])
+          putList(&out, t.edgeTargets[n])
+          putList(&out, t.lists[n])
+        }
+      }
     }
+  }
+
+  static func putList(_ o: inout [UInt8], _ xs: [UInt32]) {
+    put32(&o, UInt32(xs.count))
+    for x in xs { put32(&o, x) }
   }
 
   static func put16(_ o: inout [UInt8], _ v: UInt16) { o += [UInt8(v & 0xFF), UInt8(v >> 8)] }

@@ -168,6 +168,42 @@ extension ProgramCodec {
         throw ProgramFormatError(offset: at, message: "automaton: \(error.message)")
       }
     case 7: return .path(try s.string())
+    case 8:
+      var x = RuleIndex(
+        rulePCs: try s.list(), end: try s.u32(), always: [], intTables: [], ipTables: [],
+        prefixTables: [])
+      x.always = try s.list()
+      for _ in 0..<(try s.count(5)) {
+        let f = try s.field()
+        var t = IntKeyTable(field: f, lo: [], hi: [], lists: [])
+        for _ in 0..<(try s.count(20)) {
+          t.lo.append(Int64(bitPattern: try s.u64()))
+          t.hi.append(Int64(bitPattern: try s.u64()))
+          t.lists.append(try s.list())
+        }
+        x.intTables.append(t)
+      }
+      for _ in 0..<(try s.count(5)) {
+        let f = try s.field()
+        var t = IPKeyTable(field: f, lo: [], hi: [], lists: [])
+        for _ in 0..<(try s.count(36)) {
+          t.lo.append(try s.ip())
+          t.hi.append(try s.ip())
+          t.lists.append(try s.list())
+        }
+        x.ipTables.append(t)
+      }
+      for _ in 0..<(try s.count(5)) {
+        let f = try s.field()
+        var t = PrefixKeyTable(field: f, edgeBytes: [], edgeTargets: [], lists: [])
+        for _ in 0..<(try s.count(12)) {
+          t.edgeBytes.append(try s.blob())
+          t.edgeTargets.append(try s.list())
+          t.lists.append(try s.list())
+        }
+        x.prefixTables.append(t)
+      }
+      return .ruleIndex(x)
     case let kind:
       throw ProgramFormatError(offset: at, message: "unknown constant kind \(kind)")
     }
@@ -225,6 +261,16 @@ struct ByteReader {
       throw error("string is not valid UTF-8")
     }
     return s
+  }
+  mutating func list() throws(ProgramFormatError) -> [UInt32] {
+    var xs: [UInt32] = []
+    for _ in 0..<(try count(4)) { xs.append(try u32()) }
+    return xs
+  }
+  mutating func field() throws(ProgramFormatError) -> Field {
+    let raw = try u8()
+    guard let f = Field(rawValue: raw) else { throw error("unknown field \(raw)") }
+    return f
   }
   mutating func ip() throws(ProgramFormatError) -> IPAddress {
     IPAddress(high: try u64(), low: try u64())
