@@ -50,7 +50,11 @@ extension Machine {
         case 0:
           if case .int(let x)? = n?.value { setInt(a, x) } else { setInt(a, nil) }
         case 1:
-          if case .bytes(let x)? = n?.value { setBytes(a, x, fold: n!.folded) } else { setBytes(a, nil) }
+          if case .bytes(let x)? = n?.value {
+            setBytes(a, x, fold: n!.folded)
+          } else {
+            setBytes(a, nil)
+          }
         default:
           if case .ip(let x)? = n?.value { setIP(a, x) } else { setIP(a, nil) }
         }

@@ -15,20 +15,34 @@ public enum VM {
     _ program: VerifiedProgram, rulelist: Int, packet: PacketView,
     rewrites: UnsafeMutableBufferPointer<Rewrite>
   ) -> Verdict {
-    let entry = program.program.rulelists[rulelist].entry
-    return withUnsafeTemporaryAllocation(of: Int64.self, capacity: Registers.ints) { ints in
-      withUnsafeTemporaryAllocation(of: BytesRegister.self, capacity: Registers.bytes) { bytes in
-        withUnsafeTemporaryAllocation(of: IPAddress.self, capacity: Registers.ips) { ips in
-          withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * (RuleIndex.maxTables + 1)) {
-            cursors in
-            var m = Machine(
-              program: program, packet: packet, ints: ints.baseAddress!, bytes: bytes.baseAddress!,
-              ips: ips.baseAddress!, rewrites: rewrites)
-            m.cursors = cursors.baseAddress!
-            return m.run(from: entry)
-          }
-        }
-      }
+    withUnsafePointer(to: packet) { evaluate(program, rulelist: rulelist, packet: $0, rewrites: rewrites) }
+  }
+
+  /// The same, on a view the caller keeps in place (the proxy's per-listener view): nothing is
+  /// copied.
+  public static func evaluate(
+    _ program: VerifiedProgram, rulelist: Int, packet: UnsafePointer<PacketView>,
+    rewrites: UnsafeMutableBufferPointer<Rewrite>
+  ) -> Verdict {
+    let entry = program.entries[rulelist]
+    // One stack block for every register file and the index cursors.
+    let intBytes = Registers.ints * MemoryLayout<Int64>.stride
+    let bytesBytes = Registers.bytes * MemoryLayout<BytesRegister>.stride
+    let ipBytes = Registers.ips * MemoryLayout<IPAddress>.stride
+    let cursorBytes = 2 * (RuleIndex.maxTables + 1) * MemoryLayout<Int>.stride
+    return withUnsafeTemporaryAllocation(
+      byteCount: intBytes + bytesBytes + ipBytes + cursorBytes, alignment: 16
+    ) { raw in
+      let base = raw.baseAddress!
+      var m = Machine(
+        program: program, packet: packet,
+        ints: base.bindMemory(to: Int64.self, capacity: Registers.ints),
+        bytes: (base + intBytes).bindMemory(to: BytesRegister.self, capacity: Registers.bytes),
+        ips: (base + intBytes + bytesBytes).bindMemory(to: IPAddress.self, capacity: Registers.ips),
+        rewrites: rewrites)
+      m.cursors = (base + intBytes + bytesBytes + ipBytes).bindMemory(
+        to: Int.self, capacity: 2 * (RuleIndex.maxTables + 1))
+      return m.run(from: entry)
     }
   }
 
@@ -75,8 +89,10 @@ struct BytesRegister {
 
 /// The machine state of one evaluation.
 struct Machine {
-  let program: VerifiedProgram
-  let packet: PacketView
+  /// Borrowed for the evaluation: the caller holds the program, so no reference counting here.
+  unowned(unsafe) let program: VerifiedProgram
+  /// The caller's view, read in place rather than copied.
+  let packet: UnsafePointer<PacketView>
   let ints: UnsafeMutablePointer<Int64>
   let bytes: UnsafeMutablePointer<BytesRegister>
   let ips: UnsafeMutablePointer<IPAddress>
@@ -92,7 +108,7 @@ struct Machine {
   var activeIndex = -1
 
   init(
-    program: VerifiedProgram, packet: PacketView, ints: UnsafeMutablePointer<Int64>,
+    program: VerifiedProgram, packet: UnsafePointer<PacketView>, ints: UnsafeMutablePointer<Int64>,
     bytes: UnsafeMutablePointer<BytesRegister>, ips: UnsafeMutablePointer<IPAddress>,
     rewrites: UnsafeMutableBufferPointer<Rewrite>
   ) {
@@ -102,7 +118,7 @@ struct Machine {
     self.bytes = bytes
     self.ips = ips
     self.rewrites = rewrites
-    if let p = packet.payload {
+    if let p = packet.pointee.payload {
       bytes[0] = BytesRegister(
         base: p.baseAddress ?? UnsafeRawPointer(program.arena.baseAddress!), count: p.count,
         fold: false)
@@ -163,23 +179,23 @@ struct Machine {
   }
 
   @inline(__always) func intField(_ raw: Int) -> Int64? {
-    let v = raw == Int(Field.srcPort.rawValue) ? packet.srcPort : packet.dstPort
+    let v = raw == Int(Field.srcPort.rawValue) ? packet.pointee.srcPort : packet.pointee.dstPort
     return v >= 0 ? Int64(v) : nil
   }
 
   @inline(__always) func ipField(_ raw: Int) -> IPAddress? {
-    guard packet.hasAddresses else { return nil }
-    return raw == Int(Field.srcAddr.rawValue) ? packet.srcAddr : packet.dstAddr
+    guard packet.pointee.hasAddresses else { return nil }
+    return raw == Int(Field.srcAddr.rawValue) ? packet.pointee.srcAddr : packet.pointee.dstAddr
   }
 
   @inline(__always) func bytesField(_ raw: Int) -> UnsafeRawBufferPointer? {
     switch Field(rawValue: UInt8(truncatingIfNeeded: raw)) {
-    case .payload: return packet.payload
-    case .httpMethod: return packet.httpMethod
-    case .httpPath: return packet.httpPath
-    case .httpQuery: return packet.httpQuery
-    case .httpHost: return packet.httpHost
-    case .unixFilename: return packet.unixFilename
+    case .payload: return packet.pointee.payload
+    case .httpMethod: return packet.pointee.httpMethod
+    case .httpPath: return packet.pointee.httpPath
+    case .httpQuery: return packet.pointee.httpQuery
+    case .httpHost: return packet.pointee.httpHost
+    case .unixFilename: return packet.pointee.unixFilename
     default: return nil
     }
   }
@@ -195,12 +211,14 @@ struct Machine {
   }
 
   /// A header, label or rewritten HTTP field by its path constant: this evaluation's rewrites
-  /// first, then the packet. String fields (`HTTP.…`) hold text: an int or an address set into one
+  /// first, then the packet.pointee. String fields (`HTTP.…`) hold text: an int or an address set into one
   /// reads back as its text. `folded`: a rewritten byte string that went through lower().
   func named(_ k: Int) -> (value: DynamicValue, folded: Bool)? {
     let s = program.slots[k]
     if let i = latestRewrite(k) {
-      if s.extra == 13 || s.extra < 0, let text = text(ofRewrite: i) { return (.bytes(text), false) }
+      if s.extra == 13 || s.extra < 0, let text = text(ofRewrite: i) {
+        return (.bytes(text), false)
+      }
       switch rewrites[i].value {
       case .int(let x): return (.int(x), false)
       case .ip(let a): return (.ip(a), false)
@@ -217,11 +235,11 @@ struct Machine {
     let leaf = UnsafeRawBufferPointer(
       rebasing: program.arena[(s.start + s.extra)..<(s.start + s.count)])
     if s.extra == 13 {
-      guard let hs = packet.headers else { return nil }
+      guard let hs = packet.pointee.headers else { return nil }
       for h in hs where equalFolded(h.name, leaf) { return (.bytes(h.value), false) }
       return nil
     }
-    guard let ls = packet.labels else { return nil }
+    guard let ls = packet.pointee.labels else { return nil }
     for l in ls where equal(l.name, leaf) { return (l.value, false) }
     return nil
   }
@@ -240,11 +258,13 @@ struct Machine {
     let storage =
       UnsafeMutableRawPointer(rewrites.baseAddress! + i)
       + MemoryLayout<Rewrite>.offset(of: \Rewrite.text)!
+    let count: Int
     switch value {
-    case .int(let x): return UnsafeRawBufferPointer(start: storage, count: Text.int(x, storage))
-    case .ip(let a): return UnsafeRawBufferPointer(start: storage, count: Text.ip(a, storage))
+    case .int(let x): count = TextFormat.int(x, storage)
+    case .ip(let a): count = TextFormat.ip(a, storage)
     default: return nil
     }
+    return UnsafeRawBufferPointer(start: storage, count: count)
   }
 
   // MARK: byte-string operations
@@ -316,8 +336,12 @@ struct Machine {
     return lo > s.start && x <= program.ranges[2 * (lo - 1) + 1]
   }
 
-  func ipSetContains(_ k: Int, _ x: IPAddress) -> Bool {
+  @inline(__always) func ipSetContains(_ k: Int, _ x: IPAddress) -> Bool {
     let s = program.slots[k]
+    if s.count == 1 {
+      // One CIDR or range, the common case: no search.
+      return program.ipRanges[2 * s.start] <= x && x <= program.ipRanges[2 * s.start + 1]
+    }
     var lo = s.start
     var hi = s.start + s.count
     while lo < hi {

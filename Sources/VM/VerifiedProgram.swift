@@ -8,6 +8,8 @@ public final class VerifiedProgram: @unchecked Sendable {
   public let worstPath: Int
 
   let code: UnsafeMutableBufferPointer<Instruction>
+  /// Each rulelist's first instruction.
+  let entries: UnsafeMutableBufferPointer<Int>
   let slots: UnsafeMutableBufferPointer<ConstantSlot>
   let arena: UnsafeMutableRawBufferPointer
   let ranges: UnsafeMutableBufferPointer<Int64>  // int set bounds: lo, hi, lo, hi…
@@ -63,6 +65,8 @@ public final class VerifiedProgram: @unchecked Sendable {
     self.program = program
     self.worstPath = worstPath
     code = .allocate(capacity: max(1, program.code.count))
+    entries = .allocate(capacity: max(1, program.rulelists.count))
+    _ = entries.initialize(from: program.rulelists.map(\.entry))
     _ = code.initialize(from: program.code)
     slots = .allocate(capacity: max(1, program.constants.count))
     slots.initialize(repeating: ConstantSlot())
@@ -110,7 +114,8 @@ public final class VerifiedProgram: @unchecked Sendable {
           slot.extra = 13
         } else if p.hasPrefix("labels.") {
           slot.extra = 7
-        } else if let f = Field.allCases.first(where: { $0.kind == .bytes && $0.description == p }) {
+        } else if let f = Field.allCases.first(where: { $0.kind == .bytes && $0.description == p })
+        {
           // An HTTP field some `set` writes, read by name: rewrites first, then this field.
           slot.extra = -1
           slot.int = Int64(f.rawValue)
@@ -201,6 +206,7 @@ public final class VerifiedProgram: @unchecked Sendable {
 
   deinit {
     code.deallocate()
+    entries.deallocate()
     slots.deallocate()
     arena.deallocate()
     ranges.deallocate()

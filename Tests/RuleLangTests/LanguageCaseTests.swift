@@ -7,10 +7,11 @@
 //     // error@col 12: TEXT     on this line, starting at column 12 (1-based, in bytes)
 //     // error@+1@col 3: TEXT   both
 //
-// Several expectations may share a line (`// error: A // warning: B`). A file whose first line
-// starts with `// ok` must produce no diagnostics at all; any other file must hold at least one
-// expectation. Every diagnostic must be expected and every expectation met. Expectations are found
-// by scanning the raw lines, not by the lexer, so they work inside broken code too.
+// (`// note: TEXT` works the same way, for a note reported on its own.) Several expectations may
+// share a line (`// error: A // warning: B`). A file whose first line starts with `// ok` must
+// produce no diagnostics at all; any other file must hold at least one expectation. Every
+// diagnostic must be expected and every expectation met. Expectations are found by scanning the
+// raw lines, not by the lexer, so they work inside broken code too.
 
 import Foundation
 import Testing
@@ -79,8 +80,9 @@ struct CaseExpectations: Sendable {
     let marker = /\/\/\s*(error|warning|note)\s*[@:]/
     let full = /^\/\/\s*(error|warning|note)(?:@([+-]\d+))?(?:\s*@\s*col\s*(\d+))?\s*:\s*(.*)$/
     let okLine = /^\/\/\s*ok\b/
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-      $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+    // Lines as `SourceFile` counts them: split at each LF byte ("\r\n" is one Character in Swift).
+    let lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { line in
+      String(decoding: line.last == 0x0D ? line.dropLast() : line[...], as: UTF8.self)
     }
     if let first = lines.first, first.firstMatch(of: okLine) != nil { ok = true }
     for (index, raw) in lines.enumerated() {
@@ -161,7 +163,8 @@ func runLanguageCase(name: String, text: String) -> (report: String, firstLine: 
   let checked = RuleChecker.check(source)
   let actual = checked.diagnostics.map { d in
     let at = source.location(of: d.range.start)
-    return ActualDiagnostic(severity: d.severity, line: at.line, column: at.column, message: d.message)
+    return ActualDiagnostic(
+      severity: d.severity, line: at.line, column: at.column, message: d.message)
   }
   var problems: [String] = []
   var firstLine = Int.max
@@ -175,7 +178,8 @@ func runLanguageCase(name: String, text: String) -> (report: String, firstLine: 
   }
   if !spec.ok, spec.expectations.isEmpty, spec.malformed.isEmpty {
     problems.append(
-      "the file has no expectations: start it with '// ok' if it must be clean, or add '// error: …'")
+      "the file has no expectations: start it with '// ok' if it must be clean, or add '// error: …'"
+    )
   }
   let (unmet, unexpected) = matchDiagnostics(spec.expectations, actual)
   if !unmet.isEmpty {
@@ -236,8 +240,8 @@ struct LanguageCaseTests {
   @Test("every case file starts with a comment saying what it tests")
   func casesAreDescribed() throws {
     for c in allLanguageCases {
-      let text = String(decoding: try Data(contentsOf: c.url), as: UTF8.self)
-      let first = text.prefix { $0 != "\n" }
+      let data = try Data(contentsOf: c.url)
+      let first = String(decoding: data.prefix { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
       #expect(
         first.hasPrefix("//") && first.count > 6,
         "cases/\(c.path): the first line should be a comment describing the case")
@@ -265,6 +269,8 @@ struct LanguageCaseTests {
         Expectation(severity: .error, line: 5, column: 12, text: "four", commentLine: 4),
       ])
     #expect(CaseExpectations(parsing: "// ok: clean\n").ok)
+    let crlf = CaseExpectations(parsing: "// crlf\r\nx // error: one\r\n")
+    #expect(crlf.expectations.map(\.line) == [2] && crlf.expectations.first?.text == "one")
     #expect(!CaseExpectations(parsing: "// okay\n").ok)
     #expect(CaseExpectations(parsing: "x // error@+one: bad\n").malformed.count == 1)
   }

@@ -104,6 +104,11 @@ extension Checker {
       if failed { return .error }
       if constants.count == xs.count {
         e.constant = .bool(op == .and ? !constants.contains(false) : constants.contains(true))
+      } else if op == .and, constants.contains(false) {
+        // `false and …` is false, `true or …` true, whatever the packet.
+        e.constant = .bool(false)
+      } else if op == .or, constants.contains(true) {
+        e.constant = .bool(true)
       }
       return .bool
     case .binary(let op, let l, let r, let opRange):
@@ -125,13 +130,20 @@ extension Checker {
     switch MetadataSchema.lookup(names) {
     case .notARoot:
       if currentProtocol == nil, segs.count == 1 {
+        let suggest = keepsDiagnostics
+        if suggest, let best = Spelling.closest(to: names[0], in: Array(consts.keys)).first {
+          consts[best]!.used = true
+        }
         diagnostics.error(
-          "unknown constant '\(names[0])'\(Spelling.suggestion(names[0], in: Array(consts.keys)))",
+          "unknown constant '\(names[0])'\(suggest ? Spelling.suggestion(names[0], in: Array(consts.keys)) : "")",
           at: e.range)
         return .error
       }
-      let candidates = Array(consts.keys) + MetadataSchema.roots
-      let best = Spelling.closest(to: names[0], in: candidates).first
+      let best =
+        keepsDiagnostics
+        ? Spelling.closest(to: names[0], in: Array(consts.keys) + MetadataSchema.roots).first : nil
+      // The constant it is probably meant to be is not reported as unused as well.
+      if let best, consts[best] != nil { consts[best]!.used = true }
       let what = segs.count == 1 ? "name" : "metadata root"
       let roots = "metadata starts with \(MetadataSchema.roots.joined(separator: ", "))"
       diagnostics.error(

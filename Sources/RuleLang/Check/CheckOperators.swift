@@ -23,12 +23,13 @@ extension Checker {
       return lu == .int && ru == .int && !lt.isOptional && !rt.isOptional ? .int : .optional(.int)
 
     case .equal, .notEqual:
-      if lu == .dynamic || ru == .dynamic { return .bool }
+      // A set is never one value, whatever a dynamic left side holds at run time.
       if case .set = ru {
         return mismatch(
           "'\(op.rawValue)' compares single values; test membership with 'in'",
           fixIts: [FixIt(range: opRange, replacement: op == .equal ? "in" : "not in")])
       }
+      if lu == .dynamic || ru == .dynamic { return .bool }
       if lu == .ip, ru == .cidr {
         return mismatch(
           "an address is never equal to a CIDR; test membership with 'in'",
@@ -152,8 +153,13 @@ extension Checker {
   func literalHint(_ l: Expr, _ r: Expr) -> String {
     let types = Set([l.type.unwrapped, r.type.unwrapped])
     if types == [.int, .duration] { return "; write durations with a unit, e.g. 2s" }
-    if types == [.ip, .string] { return "; the string is not an IP address" }
-    if types == [.int, .string] { return "; numbers are not quoted" }
+    // The constant string, if one side is one: the hints are about literals.
+    let text = [l, r].lazy.compactMap { e -> String? in
+      if case .string(let s)? = e.constant { return s }
+      return nil
+    }.first
+    if types == [.ip, .string], text != nil { return "; the string is not an IP address" }
+    if types == [.int, .string], let text, Int64(text) != nil { return "; numbers are not quoted" }
     return ""
   }
 
@@ -243,7 +249,9 @@ extension Checker {
       e.constant = .int(Int64(b.count))
     }
     if fn.name == "lower", case .string(let s)? = args[0].constant {
-      e.constant = .string(s.lowercased())
+      // ASCII only, as at run time: lower("ÄB") is "Äb".
+      e.constant = .string(
+        String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self))
     }
     // u8/u16/u32 read past the end → the comparison is false: the result may be absent.
     let mayBeAbsent = optional || ["u8", "u16", "u32"].contains(fn.name)

@@ -66,6 +66,10 @@ struct Checker {
     self.file = file
   }
 
+  /// Whether a new diagnostic would still be kept. "Did you mean …?" searches every declared
+  /// name: not worth doing for a diagnostic that is dropped (and quadratic in a hostile file).
+  var keepsDiagnostics: Bool { diagnostics.diagnostics.count < DiagnosticBag.limit }
+
   func constantValues() -> [String: Value] {
     var out: [String: Value] = [:]
     for (name, info) in consts {
@@ -76,11 +80,13 @@ struct Checker {
 
   mutating func run() {
     collectDeclarations()
+    for name in constantsInDependencyOrder() { _ = resolveConst(name) }
     for c in file.constants { _ = resolveConst(c.name.text) }
     for r in file.rulelists { checkRulelist(r) }
     checkApplyCycles()
     // Where the parser dropped part of the tree, a use may have been lost with it.
-    for c in file.constants where consts[c.name.text]?.decl.range == c.range && parseErrors.isEmpty {
+    let unusedKnown = parseErrors.isEmpty
+    for c in file.constants where consts[c.name.text]?.decl.range == c.range && unusedKnown {
       if consts[c.name.text]?.used == false {
         diagnostics.append(
           .warning(
@@ -186,6 +192,70 @@ struct Checker {
     }
   }
 
+  /// The constants, each after the constants its value names, so that resolving them in this
+  /// order never recurses deeply (`resolveConst` recurses into what a constant names). A name that
+  /// closes a cycle is reported here, and that constant resolves to nothing.
+  mutating func constantsInDependencyOrder() -> [String] {
+    func references(_ e: Expr, _ out: inout [String]) {
+      switch e.kind {
+      case .path(let segs):
+        if segs.count == 1, consts[segs[0].name] != nil { out.append(segs[0].name) }
+      case .set(let xs), .logical(_, let xs), .call(_, let xs):
+        for x in xs { references(x, &out) }
+      case .range(let a, let b), .index(let a, let b), .binary(_, let a, let b, _):
+        references(a, &out)
+        references(b, &out)
+      case .slice(let a, let b, let c):
+        references(a, &out)
+        references(b, &out)
+        references(c, &out)
+      case .not(let x), .paren(let x): references(x, &out)
+      case .integer, .string, .bytes, .ip, .cidr, .duration, .bool, .error: break
+      }
+    }
+    var order: [String] = []
+    var state: [String: Int] = [:]  // 1 visiting, 2 done
+    var stack: [String] = []
+    var position: [String: Int] = [:]  // where a constant being visited is in `stack`
+    // Depth first with an explicit stack: a long chain of constants must not exhaust the call stack.
+    var work: [(name: String, references: [String], next: Int)] = []
+    func push(_ name: String) {
+      var refs: [String] = []
+      references(consts[name]!.decl.value, &refs)
+      state[name] = 1
+      position[name] = stack.count
+      stack.append(name)
+      work.append((name, refs, 0))
+    }
+    for c in file.constants where consts[c.name.text] != nil && state[c.name.text] == nil {
+      push(c.name.text)
+      while let (u, refs, next) = work.last {
+        guard next < refs.count else {
+          work.removeLast()
+          stack.removeLast()
+          position[u] = nil
+          state[u] = 2
+          order.append(u)
+          continue
+        }
+        work[work.count - 1].next += 1
+        let v = refs[next]
+        if state[v] == nil {
+          push(v)
+        } else if state[v] == 1, case .unresolved = consts[v]!.state {
+          let cycle = stack[position[v]!...] + [v]
+          diagnostics.error(
+            "constant '\(v)' refers to itself\(cycle.count > 2 ? ": " + cycle.joined(separator: " → ") : "")",
+            at: consts[v]!.decl.name.range)
+          consts[v]!.state = .resolved(nil)
+          // Its value is never typed now, but the constants it names are used.
+          markConstantsUsed(consts[v]!.decl.value)
+        }
+      }
+    }
+    return order
+  }
+
   // MARK: rulelists and rules
 
   mutating func checkRulelist(_ r: RulelistDecl) {
@@ -193,7 +263,8 @@ struct Checker {
     currentProtocol = protocols[r.name.text]
     defer { currentProtocol = nil }
     // Rules the parser could not read were reported already.
-    if r.rules.isEmpty, !parseErrors.contains(where: { r.range.start <= $0.start && $0.start < r.range.end }) {
+    let unreadRules = parseErrors.contains { r.range.start <= $0.start && $0.start < r.range.end }
+    if r.rules.isEmpty, !unreadRules {
       diagnostics.warning(
         "rulelist '\(r.name.text)' has no rules: every packet is dropped", at: r.name.range)
     }
@@ -235,7 +306,7 @@ struct Checker {
       }
     }
     var terminal: Action? = nil
-    var hasSet = false
+    var firstSet: SourceRange? = nil
     for action in rule.actions {
       if let t = terminal {
         diagnostics.append(
@@ -246,17 +317,19 @@ struct Checker {
         continue
       }
       switch action {
-      case .set(let target, let value, _):
-        hasSet = true
+      case .set(let target, let value, let range):
+        if firstSet == nil { firstSet = range }
         checkSet(target, value)
       case .route(let route):
         terminal = action
         checkRoute(route)
       case .drop:
         terminal = action
-        if hasSet {
-          diagnostics.warning(
-            "'set' has no effect in a rule that drops the packet", at: action.range)
+        if let firstSet {
+          diagnostics.append(
+            .warning(
+              "'set' has no effect in a rule that drops the packet", at: firstSet,
+              notes: [.init(message: "the packet is dropped here", range: action.range)]))
         }
       case .apply(let name, _):
         terminal = action
@@ -459,7 +532,8 @@ struct Checker {
 
   mutating func checkApply(_ name: Name, from list: RulelistDecl) {
     guard let target = rulelistDecls[name.text] else {
-      let best = Spelling.closest(to: name.text, in: Array(rulelistDecls.keys)).first
+      let best =
+        keepsDiagnostics ? Spelling.closest(to: name.text, in: Array(rulelistDecls.keys)).first : nil
       diagnostics.error(
         "no rulelist named '\(name.text)'\(best.map { "; did you mean '\($0)'?" } ?? "")",
         at: name.range, fixIts: best.map { [FixIt(range: name.range, replacement: $0)] } ?? [])

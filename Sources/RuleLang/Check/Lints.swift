@@ -127,9 +127,16 @@ extension Checker {
   /// A rule after one that matches everything it would match is never reached. Rule A shadows rule
   /// B when A's `and`-conditions are a subset of B's (no condition at all is the empty set).
   mutating func lintShadowedRules(_ list: RulelistDecl) {
-    var postings: [String: [Int]] = [:]
-    var conjunctCounts: [Int] = []
+    // Earlier rules are filed under one of their conjuncts (the rarest so far, to keep the lists
+    // short): a rule can only be shadowed by one filed under one of its own conjuncts. A shadowed
+    // rule is not filed, since what shadows it shadows everything it would. Lookups are bounded,
+    // so a pathological file loses warnings rather than taking quadratic time.
+    var filed: [String: [Int]] = [:]
+    var frequency: [String: Int] = [:]
+    var conjunctSets: [Set<String>] = []
     var rules: [Rule] = []
+    var catchAll: Int? = nil
+    var budget = 4_000_000
     for rule in list.rules {
       let conjuncts: Set<String>
       if let c = rule.condition {
@@ -142,30 +149,42 @@ extension Checker {
       } else {
         conjuncts = []
       }
-      var hits: [Int: Int] = [:]
-      for c in conjuncts { for j in postings[c] ?? [] { hits[j, default: 0] += 1 } }
-      let shadow =
-        conjunctCounts.indices.first { conjunctCounts[$0] == 0 }
-        ?? hits.filter { conjunctCounts[$0.key] == $0.value }.keys.min()
+      var shadow = catchAll
+      if shadow == nil {
+        for c in conjuncts {
+          for j in filed[c] ?? [] where shadow.map({ j < $0 }) ?? true {
+            budget -= conjunctSets[j].count
+            if conjunctSets[j].isSubset(of: conjuncts) { shadow = j }
+          }
+        }
+        if budget < 0 { return }
+      }
       if let j = shadow {
         let earlier = rules[j]
         let line = source.location(of: earlier.name.range.start).line
         let why =
-          conjunctCounts[j] == 0
+          conjunctSets[j].isEmpty
           ? "rule '\(earlier.name.text)' (line \(line)) matches every packet"
           : "rule '\(earlier.name.text)' (line \(line)) matches every packet this one would"
         diagnostics.append(
           .warning(
             "rule '\(rule.name.text)' is never reached: \(why)", at: rule.name.range,
             notes: [.init(message: "the earlier rule is here", range: earlier.headRange)]))
-        if conjunctCounts[j] == 0 { return }
+        if conjunctSets[j].isEmpty { return }
+        continue
       }
       let index = rules.count
       rules.append(rule)
-      conjunctCounts.append(conjuncts.count)
-      for c in conjuncts { postings[c, default: []].append(index) }
+      conjunctSets.append(conjuncts)
+      if let key = conjuncts.min(by: { (frequency[$0] ?? 0, $0) < (frequency[$1] ?? 0, $1) }) {
+        filed[key, default: []].append(index)
+      } else {
+        catchAll = index
+      }
+      for c in conjuncts { frequency[c, default: 0] += 1 }
     }
   }
+
 
   mutating func checkRegex(_ pattern: String, _ r: Expr) {
     do {

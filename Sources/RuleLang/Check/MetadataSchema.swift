@@ -128,6 +128,15 @@ public enum MetadataSchema {
           $0.isFamily ? $0.path.dropLast().joined(separator: ".") + ".NAME" : $0.displayPath
         })
     }
+    // `labels.app.kubernetes.io`: a name with dots, under a family, is written in brackets.
+    for f in fields where f.isFamily && path.count > f.path.count {
+      let parent = Array(f.path.dropLast())
+      if Array(path.prefix(parent.count)) == parent {
+        let key = path[parent.count...].joined(separator: ".")
+        return .unknownField(
+          suggestions: [parent.joined(separator: ".") + "[" + Value.quote(key) + "]"])
+      }
+    }
     let candidates = fields.filter { $0.path.first == root }.map { f in
       f.isFamily
         ? (f.path.dropLast() + [path.last ?? "NAME"]).joined(separator: ".") : f.displayPath

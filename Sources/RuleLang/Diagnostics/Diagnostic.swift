@@ -30,7 +30,7 @@ public struct Diagnostic: Sendable, Hashable {
     public let message: String
     public let range: SourceRange?
     public init(message: String, range: SourceRange?) {
-      self.message = message
+      self.message = Diagnostic.clipped(message)
       self.range = range
     }
   }
@@ -40,10 +40,27 @@ public struct Diagnostic: Sendable, Hashable {
     notes: [Note] = []
   ) {
     self.severity = severity
-    self.message = message
+    self.message = Diagnostic.clipped(message)
     self.range = range
     self.fixIts = fixIts
     self.notes = notes
+  }
+
+  /// Messages longer than this many bytes (those quoting a huge token) keep only their beginning
+  /// and end, so that no input makes a diagnostic huge.
+  public static let maxMessageLength = 1000
+
+  /// `s`, or if it is longer than `limit` bytes, its first and last `limit / 2` bytes (to whole
+  /// characters) around "…".
+  public static func clipped(_ s: String, to limit: Int = maxMessageLength) -> String {
+    guard s.utf8.count > limit else { return s }
+    let bytes = Array(s.utf8)
+    var head = limit / 2
+    while head > 0, bytes[head] & 0xC0 == 0x80 { head -= 1 }
+    var tail = bytes.count - limit / 2
+    while tail < bytes.count, bytes[tail] & 0xC0 == 0x80 { tail += 1 }
+    return String(decoding: bytes[..<head], as: UTF8.self) + "…"
+      + String(decoding: bytes[tail...], as: UTF8.self)
   }
 
   public static func error(

@@ -23,12 +23,14 @@ public struct DiagnosticRenderer: Sendable {
     out += snippet(d.range, in: source)
     for fix in d.fixIts {
       let fixLoc = source.location(of: fix.range.start)
+      let replacement = Diagnostic.clipped(fix.replacement, to: 200)
+      let written = Diagnostic.clipped(source.text(of: fix.range), to: 200)
       let what =
         fix.range.length == 0
-        ? "insert '\(fix.replacement)'"
+        ? "insert '\(replacement)'"
         : fix.replacement.isEmpty
-          ? "remove '\(source.text(of: fix.range))'"
-          : "replace '\(source.text(of: fix.range))' with '\(fix.replacement)'"
+          ? "remove '\(written)'"
+          : "replace '\(written)' with '\(replacement)'"
       out += "  fix-it \(fixLoc.line):\(fixLoc.column): \(what)\n"
     }
     for note in d.notes {
@@ -43,15 +45,32 @@ public struct DiagnosticRenderer: Sendable {
     return out
   }
 
+  /// Lines longer than this many bytes are shown as a window around the range ("…" at the cut
+  /// ends), so that a huge line does not make every diagnostic on it huge.
+  public static let maxSnippetLine = 500
+
   /// The source line with a caret under the start of the range and tildes under the rest of it (up
   /// to the end of that line).
   func snippet(_ range: SourceRange, in source: SourceFile) -> String {
     let loc = source.location(of: range.start)
-    let line = source.lineText(loc.line)
-    let lineBytes = Array(line.utf8)
+    var line = source.lineText(loc.line)
+    var lineBytes = Array(line.utf8)
+    var column = loc.column - 1  // bytes before the caret on the line as shown
+    if lineBytes.count > DiagnosticRenderer.maxSnippetLine {
+      var from = max(0, min(column, lineBytes.count) - 80)
+      while from > 0, lineBytes[from] & 0xC0 == 0x80 { from -= 1 }
+      var to = min(lineBytes.count, from + 240)
+      while to < lineBytes.count, lineBytes[to] & 0xC0 == 0x80 { to += 1 }
+      let head = from > 0 ? "…" : ""
+      line =
+        head + String(decoding: lineBytes[from..<to], as: UTF8.self)
+        + (to < lineBytes.count ? "…" : "")
+      column += head.utf8.count - from
+      lineBytes = Array(line.utf8)
+    }
     var marker = ""
     // Keep tabs in the indentation so the caret lines up in a terminal.
-    for i in 0..<min(loc.column - 1, lineBytes.count) {
+    for i in 0..<min(column, lineBytes.count) {
       let b = lineBytes[i]
       if b == UInt8(ascii: "\t") {
         marker += "\t"
@@ -59,7 +78,7 @@ public struct DiagnosticRenderer: Sendable {
         marker += " "
       }
     }
-    let available = max(1, lineBytes.count - (loc.column - 1))
+    let available = max(1, lineBytes.count - column)
     let width = max(1, min(range.length, available))
     marker += "^" + String(repeating: "~", count: width - 1)
     return "  \(line)\n  \(marker)\n"

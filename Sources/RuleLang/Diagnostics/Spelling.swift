@@ -6,34 +6,46 @@ public enum Spelling {
     let maxDistance = max(1, min(3, w.count / 3))
     var scored: [(Int, String)] = []
     for c in candidates {
-      let d = distance(w, Array(c.lowercased().utf8))
+      let d = distance(w, Array(c.lowercased().utf8), limit: maxDistance)
       if d <= maxDistance { scored.append((d, c)) }
     }
     scored.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
     return Array(scored.prefix(limit).map(\.1))
   }
 
-  /// Damerau–Levenshtein (optimal string alignment) distance.
-  static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    if abs(a.count - b.count) > 8 { return abs(a.count - b.count) }
-    var prev2 = [Int](repeating: 0, count: b.count + 1)
-    var prev = Array(0...b.count)
-    var cur = [Int](repeating: 0, count: b.count + 1)
+  /// Damerau–Levenshtein (optimal string alignment) distance, exact up to `limit`; a greater
+  /// distance is reported as `limit + 1`. Only the cells within `limit` of the diagonal are
+  /// computed, so that long names (and many of them) cost little.
+  static func distance(_ a: [UInt8], _ b: [UInt8], limit: Int) -> Int {
+    let far = limit + 1
+    if abs(a.count - b.count) > limit { return far }
+    if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+    var prev2 = [Int](repeating: far, count: b.count + 1)
+    var prev = [Int](repeating: far, count: b.count + 1)
+    var cur = [Int](repeating: far, count: b.count + 1)
+    for j in 0...min(b.count, limit) { prev[j] = j }
     for i in 1...a.count {
-      cur[0] = i
-      for j in 1...b.count {
-        let cost = a[i - 1] == b[j - 1] ? 0 : 1
-        cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-        if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-          cur[j] = min(cur[j], prev2[j - 2] + 1)
+      let lo = max(1, i - limit)
+      let hi = min(b.count, i + limit)
+      cur[lo - 1] = i <= limit ? i : far
+      var rowMin = cur[lo - 1]
+      if lo <= hi {
+        for j in lo...hi {
+          let cost = a[i - 1] == b[j - 1] ? 0 : 1
+          var d = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+          if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+            d = min(d, prev2[j - 2] + 1)
+          }
+          cur[j] = min(d, far)
+          rowMin = min(rowMin, cur[j])
         }
       }
+      if hi < b.count { cur[hi + 1] = far }
+      if rowMin > limit { return far }
       swap(&prev2, &prev)
       swap(&prev, &cur)
     }
-    return prev[b.count]
+    return min(prev[b.count], far)
   }
 
   /// ", did you mean 'x'?" or "".

@@ -9,6 +9,10 @@ public struct Lexer {
   var tokenStart = 0
   var tokenLine = 1
   var tokenColumn = 1
+  /// The end of the last run of hex digits, ':' and '.' in which `lexIPv6` found no address: no
+  /// token starting inside it is one either, so the run is not scanned again at every token
+  /// (which made a long run such as `a:a:a:…` quadratic).
+  var noAddressBefore = 0
   public private(set) var diagnostics = DiagnosticBag()
 
   public init(_ source: SourceFile) {
@@ -194,7 +198,7 @@ public struct Lexer {
   /// An IPv6 address or CIDR: a run of hex digits, ':' and '.' holding '::' or seven ':'.
   private mutating func lexIPv6() -> (TokenKind, TokenValue)? {
     let c = s[i]
-    guard isHexDigit(c) || c == UInt8(ascii: ":") else { return nil }
+    guard isHexDigit(c) || c == UInt8(ascii: ":"), i >= noAddressBefore else { return nil }
     var j = i
     var colons = 0
     var doubleColon = false
@@ -210,9 +214,11 @@ public struct Lexer {
       }
       j += 1
     }
-    guard doubleColon || colons == 7 else { return nil }
     // A name such as `abc` directly followed by letters is not an address.
-    if j < s.count, isIdentContinue(s[j]) { return nil }
+    guard doubleColon || colons == 7, j >= s.count || !isIdentContinue(s[j]) else {
+      noAddressBefore = j
+      return nil
+    }
     let start = i
     let text = String(decoding: s[i..<j], as: UTF8.self)
     i = j

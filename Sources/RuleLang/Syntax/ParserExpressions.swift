@@ -257,7 +257,10 @@ extension Parser {
       return Expr(.error, t.range)
     default:
       expected("an expression")
-      if t.kind != .endOfFile, t.kind != .leftBrace, t.kind != .rightBrace { _ = advance() }
+      // Closing tokens are left for whatever they close: `payload[0:]` is one mistake.
+      if ![.endOfFile, .leftBrace, .rightBrace, .rightBracket, .rightParen].contains(t.kind) {
+        _ = advance()
+      }
       return Expr(.error, t.range)
     }
   }
