@@ -21,7 +21,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   func inside(_ r: SourceRange) -> Bool { 0 <= r.start && r.start <= r.end && r.end <= count }
   for d in checked.diagnostics {
     precondition(inside(d.range), "diagnostic range \(d.range) outside the source: \(d.message)")
-    for f in d.fixIts { precondition(inside(f.range), "fix-it range \(f.range) outside the source") }
+    for f in d.fixIts {
+      precondition(inside(f.range), "fix-it range \(f.range) outside the source")
+    }
     for n in d.notes {
       if let r = n.range { precondition(inside(r), "note range \(r) outside the source") }
     }
@@ -72,7 +74,8 @@ private func fuzzHasErrorNode(_ e: Expr) -> Bool {
   switch e.kind {
   case .error: return true
   case .integer, .string, .bytes, .ip, .cidr, .duration, .bool, .path: return false
-  case .set(let xs), .logical(_, let xs), .call(_, let xs): return xs.contains(where: fuzzHasErrorNode)
+  case .set(let xs), .logical(_, let xs), .call(_, let xs):
+    return xs.contains(where: fuzzHasErrorNode)
   case .range(let a, let b), .index(let a, let b), .binary(_, let a, let b, _):
     return fuzzHasErrorNode(a) || fuzzHasErrorNode(b)
   case .slice(let a, let b, let c):

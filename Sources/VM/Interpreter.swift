@@ -15,7 +15,9 @@ public enum VM {
     _ program: VerifiedProgram, rulelist: Int, packet: PacketView,
     rewrites: UnsafeMutableBufferPointer<Rewrite>
   ) -> Verdict {
-    withUnsafePointer(to: packet) { evaluate(program, rulelist: rulelist, packet: $0, rewrites: rewrites) }
+    withUnsafePointer(to: packet) {
+      evaluate(program, rulelist: rulelist, packet: $0, rewrites: rewrites)
+    }
   }
 
   /// The same, on a view the caller keeps in place (the proxy's per-listener view): nothing is
@@ -131,14 +133,14 @@ struct Machine {
   @inline(__always) mutating func setInt(_ r: Int, _ v: Int64?) {
     if let v {
       ints[r] = v
-      intPresent |= 1 << r
+      intPresent |= 1 &<< r
     } else {
-      intPresent &= ~(1 << r)
+      intPresent &= ~(1 &<< r)
     }
   }
 
   @inline(__always) func int(_ r: Int) -> Int64? {
-    intPresent & (1 << r) != 0 ? ints[r] : nil
+    intPresent & (1 &<< r) != 0 ? ints[r] : nil
   }
 
   @inline(__always) mutating func setBytes(
@@ -148,27 +150,27 @@ struct Machine {
       bytes[r] = BytesRegister(
         base: v.baseAddress ?? UnsafeRawPointer(program.arena.baseAddress!), count: v.count,
         fold: fold)
-      bytesPresent |= 1 << r
+      bytesPresent |= 1 &<< r
     } else {
-      bytesPresent &= ~(1 << r)
+      bytesPresent &= ~(1 &<< r)
     }
   }
 
   @inline(__always) func bytesReg(_ r: Int) -> BytesRegister? {
-    bytesPresent & (1 << r) != 0 ? bytes[r] : nil
+    bytesPresent & (1 &<< r) != 0 ? bytes[r] : nil
   }
 
   @inline(__always) mutating func setIP(_ r: Int, _ v: IPAddress?) {
     if let v {
       ips[r] = v
-      ipPresent |= 1 << r
+      ipPresent |= 1 &<< r
     } else {
-      ipPresent &= ~(1 << r)
+      ipPresent &= ~(1 &<< r)
     }
   }
 
   @inline(__always) func ip(_ r: Int) -> IPAddress? {
-    ipPresent & (1 << r) != 0 ? ips[r] : nil
+    ipPresent & (1 &<< r) != 0 ? ips[r] : nil
   }
 
   // MARK: constants and fields
@@ -324,8 +326,12 @@ struct Machine {
     }
   }
 
-  func intervalsContain(_ k: Int, _ x: Int64) -> Bool {
+  @inline(__always) func intervalsContain(_ k: Int, _ x: Int64) -> Bool {
     let s = program.slots[k]
+    if s.count == 1 {
+      // One range (`UDP.dst_port in 5000..5999`): no search.
+      return program.ranges[2 * s.start] <= x && x <= program.ranges[2 * s.start + 1]
+    }
     var lo = s.start
     var hi = s.start + s.count
     // Find the last interval whose lower bound is <= x.
@@ -396,6 +402,16 @@ struct Machine {
   /// Big-endian load of `width` bytes at `offset`, or nil past the end.
   @inline(__always) func load(_ s: BytesRegister?, _ offset: Int64, _ width: Int) -> Int64? {
     guard let s, offset >= 0, offset <= Int64(s.count - width) else { return nil }
+    if !s.fold {
+      // One unaligned load instead of a loop over bytes.
+      let at = s.base + Int(offset)
+      switch width {
+      case 1: return Int64(at.load(as: UInt8.self))
+      case 2: return Int64(UInt16(bigEndian: at.loadUnaligned(as: UInt16.self)))
+      case 4: return Int64(UInt32(bigEndian: at.loadUnaligned(as: UInt32.self)))
+      default: break
+      }
+    }
     var v: Int64 = 0
     for i in 0..<width {
       let c = s.base.load(fromByteOffset: Int(offset) + i, as: UInt8.self)

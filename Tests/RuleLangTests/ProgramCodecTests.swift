@@ -172,7 +172,7 @@ let smallProgram = try! RuleCompiler.compile(
   @Test func headerAndSections() {
     let bytes = ProgramCodec.encode(smallProgram)
     #expect(Array(bytes[0..<6]) == Array("L7MPBC".utf8))
-    #expect(bytes[6] == 1 && bytes[7] == 0)
+    #expect(bytes[6] == 2 && bytes[7] == 0)
     let file = SectionedFile(bytes)
     #expect(file.sections.map(\.tag) == ["NAME", "CODE", "KPOL", "LIST", "RULE", "ROUT"])
     #expect(file.bytes == bytes)
@@ -211,8 +211,13 @@ let smallProgram = try! RuleCompiler.compile(
 
   @Test func otherVersion() {
     var f = SectionedFile(ProgramCodec.encode(smallProgram))
-    f.version = 2
-    expectError(f.bytes, at: 6, "program format version 2; this l7mp reads version 1")
+    f.version = ProgramCodec.version + 1
+    expectError(
+      f.bytes, at: 6,
+      "program format version \(ProgramCodec.version + 1); this l7mp reads version \(ProgramCodec.version)")
+    // Version 1 numbered the opcodes before `dispatch` and `next` existed: refused, not misread.
+    f.version = 1
+    expectError(f.bytes, at: 6, "program format version 1; this l7mp reads version 2")
     f.version = 0
     expectError(f.bytes, at: 6, "program format version 0")
   }

@@ -51,7 +51,8 @@ private let vocabulary: [String] = [
   "sip_ports", "my-udp-endpoint", "x", "a-b.c", "_", "retry_on", "retries", "timeout",
   "idle_timeout", "remove_orphan_sessions", "0", "1", "12", "255", "65536", "0xc0", "0x",
   "0xfffffffffffffffff", "9223372036854775807", "99999999999999999999", "\"s\"", "\"\"",
-  "\"a\\\"b\"", "\"\\x41\"", "\"\\u{1F600}\"", "\"\\u{D800}\"", "\"\\q\"", "\"10.0.0\"", "\"10.0.1\"",
+  "\"a\\\"b\"", "\"\\x41\"", "\"\\u{1F600}\"", "\"\\u{D800}\"", "\"\\q\"", "\"10.0.0\"",
+  "\"10.0.1\"",
   "\"connect-failure\"", "\"[a-z]+\"", "\"(\"", "\"a{1000}{1000}\"", "\"((((a))))\"", "'x'",
   "x\"80 00\"", "x\"8\"", "x\"zz\"", "10.0.0.1", "10.0.0.0/24", "10.0.0.1/24", "300.1.1.1",
   "1.2.3", "::1", "2001:db8::/32", "fe80::", ":::", "1:2:3:4:5:6:7:8", "2s", "500ms", "1m30s",
@@ -62,7 +63,9 @@ private let vocabulary: [String] = [
 
 private let brackets: Set<UInt8> = Set("(){}[]".utf8)
 /// Characters that no valid rule file has outside strings and comments.
-private let neverValid: [String] = ["@", "#", "$", "%", "^", "`", "~", "?", ";", "\\", "é", "\u{0}", "\u{1}", "\u{FFFD}"]
+private let neverValid: [String] = [
+  "@", "#", "$", "%", "^", "`", "~", "?", ";", "\\", "é", "\u{0}", "\u{1}", "\u{FFFD}",
+]
 
 // MARK: - Seeded randomness
 
@@ -135,7 +138,8 @@ private func problems(
   if diagnostics.count > DiagnosticBag.limit {
     fail("\(diagnostics.count) diagnostics, more than the limit of \(DiagnosticBag.limit)")
   }
-  if zip(diagnostics, diagnostics.dropFirst()).contains(where: { $0.range.start > $1.range.start }) {
+  if zip(diagnostics, diagnostics.dropFirst()).contains(where: { $0.range.start > $1.range.start })
+  {
     fail("diagnostics are not in source order")
   }
 
@@ -240,7 +244,9 @@ private func roundTripProblems(_ file: RuleFile, _ label: String) -> [String] {
 }
 
 /// Fails the test with the first few problems of a batch.
-private func report(_ found: [String], _ what: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+private func report(
+  _ found: [String], _ what: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
+) {
   #expect(
     found.isEmpty,
     "\(found.count) problem(s) in \(what); first: \(found.prefix(5).joined(separator: "\n"))",
@@ -250,7 +256,7 @@ private func report(_ found: [String], _ what: String, sourceLocation: Testing.S
 // MARK: - Generators
 
 private func randomBytes(_ g: inout SplitMix64) -> [UInt8] {
-  let count = g.chance(10) ? g.below(4096) : g.below(256)
+  let count = g.chance(5) ? g.below(4096) : g.below(256)
   let alphabet = Array("(){}[]\"'x:.,=!<>&|/*\\-_ \n\t0123456789abcdefABCDEF".utf8)
   let style = g.below(4)
   return (0..<count).map { _ in
@@ -297,7 +303,8 @@ private func structuredFile(_ g: inout SplitMix64) -> [UInt8] {
       if g.chance(80) { out += " when \(expression(&g, depth: 3, consts: consts))" }
       out += " {\n"
       for _ in 0..<g.below(2) {
-        out += "    set \(g.pick(["labels.k", "HTTP.headers.x-id", "HTTP.url.path", "IP.src_addr"]))"
+        out +=
+          "    set \(g.pick(["labels.k", "HTTP.headers.x-id", "HTTP.url.path", "IP.src_addr"]))"
         out += " = \(expression(&g, depth: 1, consts: consts))\n"
       }
       switch g.below(4) {
@@ -308,7 +315,9 @@ private func structuredFile(_ g: inout SplitMix64) -> [UInt8] {
         if g.chance(30) { out += " via a, b" }
         if g.chance(20) { out += " return via c" }
         if g.chance(40) {
-          let options = ["retry_on", "retries", "timeout", "idle_timeout", "remove_orphan_sessions"]
+          let options = [
+            "retry_on", "retries", "timeout", "idle_timeout", "remove_orphan_sessions",
+          ]
           let opts = (0..<(1 + g.below(3))).map { _ in
             "\(g.pick(options)) = \(expression(&g, depth: 0, consts: consts))"
           }
@@ -343,7 +352,9 @@ private func expression(_ g: inout SplitMix64, depth: Int, consts: [String]) -> 
       "==", "!=", "<", "<=", ">", ">=", "in", "not in", "starts", "ends", "contains", "matches",
     ])
     return "\(sub()) \(op) \(sub())"
-  case 2: return (0..<(2 + g.below(3))).map { _ in sub() }.joined(separator: g.pick([" and ", " or ", " && "]))
+  case 2:
+    return (0..<(2 + g.below(3))).map { _ in sub() }.joined(
+      separator: g.pick([" and ", " or ", " && "]))
   case 3: return "not \(sub())"
   case 4: return "(\(sub()))"
   case 5:
@@ -368,11 +379,13 @@ private func mutate(_ base: [UInt8], _ g: inout SplitMix64) -> [UInt8] {
     case 0 where !s.isEmpty:  // flip a bit
       s[min(at, s.count - 1)] ^= UInt8(1) << UInt8(g.below(8))
     case 1 where !s.isEmpty:  // overwrite a byte
-      s[min(at, s.count - 1)] = g.chance(50) ? UInt8(truncatingIfNeeded: g.next()) : g.pick(Array("(){}[]\":.,=&|!\\".utf8))
+      s[min(at, s.count - 1)] =
+        g.chance(50) ? UInt8(truncatingIfNeeded: g.next()) : g.pick(Array("(){}[]\":.,=&|!\\".utf8))
     case 2:  // delete a span
       s.removeSubrange(at..<min(s.count, at + 1 + g.below(16)))
     case 3:  // insert a token
-      s.insert(contentsOf: Array((" " + g.pick(vocabulary) + (g.chance(70) ? " " : "")).utf8), at: at)
+      s.insert(
+        contentsOf: Array((" " + g.pick(vocabulary) + (g.chance(70) ? " " : "")).utf8), at: at)
     case 4:  // duplicate a span somewhere else
       let from = g.below(s.count + 1)
       let span = Array(s[from..<min(s.count, from + 1 + g.below(64))])
@@ -505,9 +518,11 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
     var found: [String] = []
     for (name, condition) in inCondition {
       let text = "rulelist l for UDP {\n  rule r when \(condition) {\n    drop\n  }\n}\n"
-      found += problems(Array(text.utf8), "\(n) \(name) in a condition", mustFail: true, timeLimit: nil)
+      found += problems(
+        Array(text.utf8), "\(n) \(name) in a condition", mustFail: true, timeLimit: nil)
       let asConst = "const c = \(condition)\n"
-      found += problems(Array(asConst.utf8), "\(n) \(name) in a const", mustFail: true, timeLimit: nil)
+      found += problems(
+        Array(asConst.utf8), "\(n) \(name) in a const", mustFail: true, timeLimit: nil)
     }
     for (name, text) in [
       ("top-level braces", repeated("{", n)),
@@ -515,7 +530,9 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
       ("braces in a rulelist", "rulelist l for UDP {" + repeated("{", n)),
       ("braces in a rule", "rulelist l for UDP { rule r {" + repeated("{", n)),
       ("1 MB of '('", repeated("(", 1 << 20)),
-      ("1 MB of '(' in a condition", "rulelist l for UDP { rule r when " + repeated("(", 1 << 20)),
+      (
+        "128 KB of '(' in a condition", "rulelist l for UDP { rule r when " + repeated("(", 1 << 17)
+      ),
     ] {
       found += problems(Array(text.utf8), name, mustFail: true, timeLimit: nil)
     }
@@ -529,7 +546,10 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
     let conditions: [(String, String)] = [
       ("parentheses", repeated("(", d) + "UDP.dst_port == 1" + repeated(")", d)),
       ("nots", repeated("not ", d) + "UDP.dst_port == 1"),
-      ("nots and parentheses", repeated("not (", d / 2) + "UDP.dst_port == 1" + repeated(")", d / 2)),
+      (
+        "nots and parentheses",
+        repeated("not (", d / 2) + "UDP.dst_port == 1" + repeated(")", d / 2)
+      ),
       ("masks", "payload[0]" + repeated(" & 255", d) + " == 1"),
       ("indexes", repeated("payload[", d / 2) + "0" + repeated("]", d / 2) + " == 1"),
       ("calls", repeated("u8(payload, ", d) + "0" + repeated(")", d) + " == 1"),
@@ -565,12 +585,15 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
   @Test func longFlatStructuresAreFine() {
     var found: [String] = []
     let terms = (0..<100_000).map { "UDP.dst_port != \($0 % 65536)" }
-    let andChain = "rulelist l for UDP {\n  rule r when \(terms.joined(separator: " and ")) {\n    drop\n  }\n}\n"
+    let andChain =
+      "rulelist l for UDP {\n  rule r when \(terms.joined(separator: " and ")) {\n    drop\n  }\n}\n"
     found += problems(Array(andChain.utf8), "100000-term and chain", mustPass: true, timeLimit: nil)
-    let orChain = "rulelist l for UDP {\n  rule r when \(terms.prefix(20_000).joined(separator: " or ")) { drop }\n}\n"
+    let orChain =
+      "rulelist l for UDP {\n  rule r when \(terms.prefix(20_000).joined(separator: " or ")) { drop }\n}\n"
     found += problems(Array(orChain.utf8), "20000-term or chain", mustPass: true, timeLimit: nil)
 
-    let set = "const ports = {\((0..<10_000).map(String.init).joined(separator: ", "))}\n"
+    let set =
+      "const ports = {\((0..<10_000).map(String.init).joined(separator: ", "))}\n"
       + "rulelist l for UDP {\n  rule r when UDP.dst_port in ports { drop }\n}\n"
     found += problems(Array(set.utf8), "10000-element set", mustPass: true, timeLimit: nil)
     let duplicates = "const s = {\(repeated("1, ", 10_000))1}\n"
@@ -579,21 +602,35 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
     // Rulelists that apply one another in a long chain, and in a long cycle.
     let chain = (0..<10_000).map { "rulelist l\($0) for UDP { rule r { apply l\($0 + 1) } }\n" }
     let end = "rulelist l10000 for UDP { rule r { drop } }\n"
-    found += problems(Array((chain.joined() + end).utf8), "10000 applies in a chain", mustPass: true, timeLimit: nil)
+    found += problems(
+      Array((chain.joined() + end).utf8), "10000 applies in a chain", mustPass: true, timeLimit: nil
+    )
     let cycle = "rulelist l10000 for UDP { rule r { apply l0 } }\n"
-    found += problems(Array((chain.joined() + cycle).utf8), "10000 applies in a cycle", mustFail: true, timeLimit: nil)
+    found += problems(
+      Array((chain.joined() + cycle).utf8), "10000 applies in a cycle", mustFail: true,
+      timeLimit: nil)
 
     // Constants defined through one another, first use first, and in a cycle.
     let consts = (0..<10_000).map { "const c\($0) = c\($0 + 1)\n" }.joined()
     let use = "rulelist l for UDP { rule r when UDP.dst_port == c0 { drop } }\n"
-    found += problems(Array((consts + "const c10000 = 53\n" + use).utf8), "10000 constants in a chain", mustPass: true, timeLimit: nil)
-    found += problems(Array((consts + "const c10000 = c0\n" + use).utf8), "10000 constants in a cycle", mustFail: true, timeLimit: nil)
+    found += problems(
+      Array((consts + "const c10000 = 53\n" + use).utf8), "10000 constants in a chain",
+      mustPass: true, timeLimit: nil)
+    found += problems(
+      Array((consts + "const c10000 = c0\n" + use).utf8), "10000 constants in a cycle",
+      mustFail: true, timeLimit: nil)
 
     // Many lines, many errors.
-    found += problems(Array(repeated("// comment\n", 100_000).utf8), "100000 comment lines", mustPass: true, timeLimit: nil)
-    found += problems(Array(repeated("@", 100_000).utf8), "100000 bad characters", mustFail: true, timeLimit: nil)
-    found += problems(Array(repeated("rule\n", 100_000).utf8), "100000 misplaced rules", mustFail: true, timeLimit: nil)
-    let badRules = "rulelist l for UDP {\n" + repeated("  rule r when x == 1 { route }\n", 5_000) + "}\n"
+    found += problems(
+      Array(repeated("// comment\n", 100_000).utf8), "100000 comment lines", mustPass: true,
+      timeLimit: nil)
+    found += problems(
+      Array(repeated("@", 100_000).utf8), "100000 bad characters", mustFail: true, timeLimit: nil)
+    found += problems(
+      Array(repeated("rule\n", 100_000).utf8), "100000 misplaced rules", mustFail: true,
+      timeLimit: nil)
+    let badRules =
+      "rulelist l for UDP {\n" + repeated("  rule r when x == 1 { route }\n", 5_000) + "}\n"
     found += problems(Array(badRules.utf8), "5000 bad rules", mustFail: true, timeLimit: nil)
     report(found, "long flat structures")
   }
@@ -601,7 +638,9 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
   @Test func fiftyThousandRules() {
     let clock = ContinuousClock()
     var found: [String] = []
-    let rules = (0..<50_000).map { "  rule r\($0) when UDP.dst_port == \($0) { route to s\($0) }\n" }
+    let rules = (0..<50_000).map {
+      "  rule r\($0) when UDP.dst_port == \($0) { route to s\($0) }\n"
+    }
     let text = "rulelist big for UDP {\n" + rules.joined() + "  rule rest { drop }\n}\n"
     var started = clock.now
     found += problems(Array(text.utf8), "50000 rules", mustPass: true, timeLimit: nil)
@@ -613,38 +652,69 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
     }
     started = clock.now
     let sharedText = "rulelist big for UDP {\n" + shared.joined() + "}\n"
-    found += problems(Array(sharedText.utf8), "10000 rules sharing a condition", mustPass: true, timeLimit: nil)
+    found += problems(
+      Array(sharedText.utf8), "10000 rules sharing a condition", mustPass: true, timeLimit: nil)
     print("robustness: 10000 rules sharing a condition checked in \(clock.now - started)")
     report(found, "50000-rule rulelists")
   }
 
   @Test func megabyteTokens() {
+    // Names, strings and patterns of 1 MB; other huge tokens and runs at 128 KB, which is as
+    // good at catching quadratic time (what those cases are about) and quicker.
     let mb = 1 << 20
+    let kb = 128 << 10
     let name = repeated("a", mb)
     let other = repeated("a", mb - 1) + "b"
+    let shortName = repeated("a", kb)
+    let shortOther = repeated("a", kb - 1) + "b"
     let string = repeated("x", mb)
     var found: [String] = []
     let cases: [(String, String, Bool?)] = [
       ("1 MB identifier", name, false),
-      ("1 MB const name", "const \(name) = 1\nrulelist l for UDP { rule r when UDP.dst_port == \(name) { drop } }", true),
-      ("1 MB unknown name", "const \(other) = 1\nrulelist l for UDP { rule r when UDP.dst_port == \(name) { drop } }", false),
-      ("1 MB rulelist names", "rulelist \(name) for UDP { rule r { drop } }\nrulelist l for UDP { rule r { apply \(other) } }", false),
-      ("1 MB rule name", "rulelist l for UDP { rule \(name) { drop } rule \(name) { drop } }", false),
-      ("1 MB string", "rulelist l for UDP { rule r when payload starts \"\(string)\" { drop } }", true),
-      ("1 MB unterminated string", "rulelist l for UDP { rule r when payload starts \"\(string)", false),
-      ("1 MB pattern", "rulelist l for UDP { rule r when payload matches \"\(string)\" { drop } }", false),
-      ("1 MB bytes", "const b = x\"\(repeated("0", mb))\"", nil),
-      ("1 MB integer", repeated("9", mb), false),
-      ("1 MB duration", repeated("1s", mb / 2), false),
-      ("1 MB address-like run", repeated("a:", mb / 2), false),
-      ("1 MB dotted run", repeated("1.", mb / 2), false),
-      ("1 MB of '::'", repeated(":", mb), false),
-      ("1 MB block comment", "/*" + repeated("*", mb), false),
-      ("1 MB of '@'", repeated("@", mb), false),
-      ("1 MB of '\"'", repeated("\"", mb), false),
-      ("1 MB of escapes", "const s = \"" + repeated("\\q", mb / 2) + "\"", false),
-      ("1 MB of names", repeated("x ", mb / 2), false),
-      ("1 MB of commas in a set", "const s = {" + repeated(",", mb) + "}", false),
+      (
+        "1 MB const name",
+        "const \(name) = 1\nrulelist l for UDP { rule r when UDP.dst_port == \(name) { drop } }",
+        true
+      ),
+      (
+        "1 MB rule name", "rulelist l for UDP { rule \(name) { drop } rule \(name) { drop } }",
+        false
+      ),
+      (
+        "1 MB string", "rulelist l for UDP { rule r when payload starts \"\(string)\" { drop } }",
+        true
+      ),
+      (
+        "1 MB unterminated string", "rulelist l for UDP { rule r when payload starts \"\(string)",
+        false
+      ),
+      (
+        "1 MB pattern", "rulelist l for UDP { rule r when payload matches \"\(string)\" { drop } }",
+        false
+      ),
+      (
+        "long unknown name",
+        "const \(shortOther) = 1\nrulelist l for UDP { rule r when UDP.dst_port == \(shortName) { drop } }",
+        false
+      ),
+      (
+        "long rulelist names",
+        "rulelist \(shortName) for UDP { rule r { drop } }\nrulelist l for UDP { rule r { apply \(shortOther) } }",
+        false
+      ),
+      ("long bytes", "const b = x\"\(repeated("0", kb))\"", nil),
+      ("long integer", repeated("9", kb), false),
+      ("long duration", repeated("1s", kb / 2), false),
+      ("long address-like run", repeated("a:", kb / 2), false),
+      ("long digit-letter run", repeated("1f.", kb / 3), false),
+      ("long dotted run", repeated("1.", kb / 2), false),
+      ("long run of ':'", repeated(":", kb), false),
+      ("long block comment", "/*" + repeated("*", kb), false),
+      ("many '@'", repeated("@", kb), false),
+      ("many '\"'", repeated("\"", kb), false),
+      ("many escapes", "const s = \"" + repeated("\\q", kb / 2) + "\"", false),
+      ("many names", repeated("x ", kb / 2), false),
+      ("many commas in a set", "const s = {" + repeated(",", kb) + "}", false),
     ]
     for (label, text, valid) in cases {
       found += problems(

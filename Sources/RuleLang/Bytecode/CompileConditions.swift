@@ -99,6 +99,11 @@ extension RuleCompiler {
       compileComparison(mirrored, r, l, when: when, to: label)
       return
     }
+    // `in {}` never holds.
+    if op == .in, case .set(let vs)? = r.constant, vs.isEmpty {
+      if !when { emitJump(.jump, to: label) }
+      return
+    }
     var t = operandType(l, r)
     if t == .duration || t == .bool { t = .int }
     switch t {

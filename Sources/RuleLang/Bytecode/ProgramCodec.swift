@@ -10,7 +10,7 @@
 /// and decoding never traps: a bad file is a `ProgramFormatError` naming the offset.
 public enum ProgramCodec {
   public static let magic: [UInt8] = Array("L7MPBC".utf8)
-  public static let version: UInt16 = 1
+  public static let version: UInt16 = 2
 
   public static func encode(_ p: Program) -> [UInt8] {
     var out = magic

@@ -29,6 +29,7 @@ extension Checker {
           "'\(op.rawValue)' compares single values; test membership with 'in'",
           fixIts: [FixIt(range: opRange, replacement: op == .equal ? "in" : "not in")])
       }
+      if lu == .dynamic, ru == .dynamic { return bothDynamic(e, op) }
       if lu == .dynamic || ru == .dynamic { return .bool }
       if lu == .ip, ru == .cidr {
         return mismatch(
@@ -44,6 +45,7 @@ extension Checker {
       return .bool
 
     case .less, .lessEqual, .greater, .greaterEqual:
+      if lu == .dynamic, ru == .dynamic { return bothDynamic(e, op) }
       if lu == .dynamic || ru == .dynamic { return .bool }
       guard unify(l, r) else { return mismatch("cannot compare \(lt) with \(rt)") }
       let t = l.type.unwrapped
@@ -56,7 +58,11 @@ extension Checker {
       return .bool
 
     case .in:
-      if ru == .dynamic { return .bool }
+      if ru == .dynamic {
+        return mismatch(
+          "'in' needs a constant set, range or CIDR on the right, but '\(ExprPrinter.print(r))' is typed at run time"
+        )
+      }
       switch ru {
       case .cidr:
         guard coerce(l, to: .ip) else {
@@ -100,16 +106,26 @@ extension Checker {
       }
 
     case .starts, .ends, .contains:
-      if lu == .dynamic || ru == .dynamic { return .bool }
+      if lu == .dynamic, ru == .dynamic { return bothDynamic(e, op) }
       if lu == .ip {
         // An address by its text form, as l7mp does: IP.src_addr starts "10.0.0".
-        guard ru == .string, r.constant != nil else {
+        guard op == .starts else {
           return mismatch(
-            "'\(op.rawValue)' on an address compares its text with a constant string; found \(rt)")
+            "'\(op.rawValue)' does not apply to an address; use 'starts' with its text, 'in' a CIDR, or '=='"
+          )
+        }
+        guard ru == .string, case .string(let text)? = r.constant else {
+          return mismatch(
+            "'starts' on an address compares its text with a constant string; found \(rt)")
+        }
+        if text.contains(":") {
+          return mismatch(
+            "text prefixes of IPv6 addresses are not supported; use a CIDR such as 2001:db8::/32")
         }
         lintIPTextPrefix(e, op, l, r)
         return .bool
       }
+      if lu == .dynamic || ru == .dynamic { return .bool }
       guard lu == .string || lu == .bytes else {
         return mismatch(
           "'\(op.rawValue)' needs a string or bytes on the left, but '\(lText)' is \(lt)\(lu == .int ? "; compare numbers with '==' or 'in'" : "")"
@@ -134,6 +150,14 @@ extension Checker {
       checkRegex(pattern, r)
       return .bool
     }
+  }
+
+  /// Two values typed at run time: the VM compares a run-time value with a typed one only.
+  mutating func bothDynamic(_ e: Expr, _ op: BinaryOperator) -> RuleType {
+    diagnostics.error(
+      "'\(op.rawValue)' between two run-time-typed values (labels, JSONSocket) is not supported; compare each with a constant",
+      at: e.range)
+    return .error
   }
 
   /// Brings both sides of a comparison to one type, converting whichever is a constant.

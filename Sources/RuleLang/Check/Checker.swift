@@ -533,7 +533,8 @@ struct Checker {
   mutating func checkApply(_ name: Name, from list: RulelistDecl) {
     guard let target = rulelistDecls[name.text] else {
       let best =
-        keepsDiagnostics ? Spelling.closest(to: name.text, in: Array(rulelistDecls.keys)).first : nil
+        keepsDiagnostics
+        ? Spelling.closest(to: name.text, in: Array(rulelistDecls.keys)).first : nil
       diagnostics.error(
         "no rulelist named '\(name.text)'\(best.map { "; did you mean '\($0)'?" } ?? "")",
         at: name.range, fixIts: best.map { [FixIt(range: name.range, replacement: $0)] } ?? [])

@@ -185,7 +185,6 @@ extension Checker {
     }
   }
 
-
   mutating func checkRegex(_ pattern: String, _ r: Expr) {
     do {
       _ = try RegexAutomaton.compile(pattern)

@@ -134,7 +134,8 @@ extension Parser {
       let open = advance().range
       depth += 1
       if depth > Parser.maxDepth {
-        error("expression is nested more than \(Parser.maxDepth) levels deep; simplify it", at: open)
+        error(
+          "expression is nested more than \(Parser.maxDepth) levels deep; simplify it", at: open)
         return Expr(.error, e.range)
       }
       // `HTTP.headers["x-name"]`: a bracketed path segment.
