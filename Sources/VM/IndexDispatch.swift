@@ -65,25 +65,11 @@ extension Machine {
 
   /// The interval of an int table holding `x`.
   func intInterval(_ t: VerifiedProgram.FlatTable, _ x: Int64) -> Int? {
-    var lo = 0
-    var hi = t.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if program.ranges[2 * (t.bounds + mid)] <= x { lo = mid + 1 } else { hi = mid }
-    }
-    guard lo > 0, x <= program.ranges[2 * (t.bounds + lo - 1) + 1] else { return nil }
-    return lo - 1
+    interval(of: x, in: program.ranges.baseAddress! + 2 * t.bounds, count: t.count)
   }
 
   func ipInterval(_ t: VerifiedProgram.FlatTable, _ x: IPAddress) -> Int? {
-    var lo = 0
-    var hi = t.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if program.ipRanges[2 * (t.bounds + mid)] <= x { lo = mid + 1 } else { hi = mid }
-    }
-    guard lo > 0, x <= program.ipRanges[2 * (t.bounds + lo - 1) + 1] else { return nil }
-    return lo - 1
+    interval(of: x, in: program.ipRanges.baseAddress! + 2 * t.bounds, count: t.count)
   }
 
   /// The deepest trie node the field's bytes reach (every node's list includes its ancestors').

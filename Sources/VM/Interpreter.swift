@@ -328,33 +328,30 @@ struct Machine {
 
   @inline(__always) func intervalsContain(_ k: Int, _ x: Int64) -> Bool {
     let s = program.slots[k]
-    if s.count == 1 {
-      // One range (`UDP.dst_port in 5000..5999`): no search.
-      return program.ranges[2 * s.start] <= x && x <= program.ranges[2 * s.start + 1]
-    }
-    var lo = s.start
-    var hi = s.start + s.count
-    // Find the last interval whose lower bound is <= x.
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if program.ranges[2 * mid] <= x { lo = mid + 1 } else { hi = mid }
-    }
-    return lo > s.start && x <= program.ranges[2 * (lo - 1) + 1]
+    return interval(of: x, in: program.ranges.baseAddress! + 2 * s.start, count: s.count) != nil
   }
 
   @inline(__always) func ipSetContains(_ k: Int, _ x: IPAddress) -> Bool {
     let s = program.slots[k]
-    if s.count == 1 {
-      // One CIDR or range, the common case: no search.
-      return program.ipRanges[2 * s.start] <= x && x <= program.ipRanges[2 * s.start + 1]
+    return interval(of: x, in: program.ipRanges.baseAddress! + 2 * s.start, count: s.count) != nil
+  }
+
+  /// Which of `count` sorted, disjoint inclusive intervals (bounds stored lo, hi, lo, hi, …)
+  /// holds `x`, if any: a binary search for the last lower bound not above `x`.
+  @inline(__always) func interval<T: Comparable>(
+    of x: T, in bounds: UnsafePointer<T>, count: Int
+  ) -> Int? {
+    if count == 1 {
+      // One range or CIDR, the common case: no search.
+      return bounds[0] <= x && x <= bounds[1] ? 0 : nil
     }
-    var lo = s.start
-    var hi = s.start + s.count
+    var lo = 0
+    var hi = count
     while lo < hi {
       let mid = (lo + hi) / 2
-      if program.ipRanges[2 * mid] <= x { lo = mid + 1 } else { hi = mid }
+      if bounds[2 * mid] <= x { lo = mid + 1 } else { hi = mid }
     }
-    return lo > s.start && x <= program.ipRanges[2 * (lo - 1) + 1]
+    return lo > 0 && x <= bounds[2 * (lo - 1) + 1] ? lo - 1 : nil
   }
 
   func bytesSetContains(_ k: Int, _ v: BytesRegister) -> Bool {

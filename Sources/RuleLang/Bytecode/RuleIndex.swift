@@ -77,114 +77,93 @@ enum RuleIndexBuilder {
     }
     var index = RuleIndex(
       rulePCs: rulePCs, end: end, always: [], intTables: [], ipTables: [], prefixTables: [])
-    // Fields with the most keyed rules first; what does not fit becomes "always".
     var budget = RuleIndex.maxTables
-    for (f, entries) in ints.sorted(by: { $0.value.count > $1.value.count || ($0.value.count == $1.value.count && $0.key.rawValue < $1.key.rawValue) }) {
-      if budget > 0, let t = intTable(f, entries) {
-        index.intTables.append(t)
-        budget -= 1
-      } else {
-        always += entries.map { UInt32($0.0) }
-      }
+    index.intTables = tables(ints, &budget, &always) { f, entries in
+      sweep(
+        entries.map { ($0.0, $0.1.map { ($0.lowerBound, $0.upperBound) }) }, maxValue: Int64.max,
+        successor: { $0 == Int64.max ? nil : $0 + 1 }, predecessor: { $0 - 1 }
+      ).map { IntKeyTable(field: f, lo: $0.lo, hi: $0.hi, lists: $0.lists) }
     }
-    for (f, entries) in ips.sorted(by: { $0.value.count > $1.value.count || ($0.value.count == $1.value.count && $0.key.rawValue < $1.key.rawValue) }) {
-      if budget > 0, let t = ipTable(f, entries) {
-        index.ipTables.append(t)
-        budget -= 1
-      } else {
-        always += entries.map { UInt32($0.0) }
-      }
+    index.ipTables = tables(ips, &budget, &always) { f, entries in
+      let maxIP = IPAddress(high: ~0, low: ~0)
+      return sweep(
+        entries.map { ($0.0, $0.1.map { ($0.lo, $0.hi) }) }, maxValue: maxIP,
+        successor: { $0 == maxIP ? nil : successor($0) }, predecessor: predecessor
+      ).map { IPKeyTable(field: f, lo: $0.lo, hi: $0.hi, lists: $0.lists) }
     }
-    for (f, entries) in prefixes.sorted(by: { $0.value.count > $1.value.count || ($0.value.count == $1.value.count && $0.key.rawValue < $1.key.rawValue) }) {
-      if budget > 0, let t = prefixTable(f, entries) {
-        index.prefixTables.append(t)
-        budget -= 1
-      } else {
-        always += entries.map { UInt32($0.0) }
-      }
-    }
+    index.prefixTables = tables(prefixes, &budget, &always, prefixTable)
     index.always = always.sorted()
     return index
   }
 
-  /// Elementary intervals by a sweep over the bounds; adjacent ones with equal lists merge.
-  static func intTable(_ f: Field, _ entries: [(Int, [ClosedRange<Int64>])]) -> IntKeyTable? {
-    var events: [(Int64, Bool, Int)] = []  // (position, isStart, rule); ends are at hi+1
-    for (rule, rs) in entries {
-      for r in rs {
-        events.append((r.lowerBound, true, rule))
-        if r.upperBound < Int64.max { events.append((r.upperBound + 1, false, rule)) }
-      }
+  /// One table per field, fields with the most keyed rules first, while the budget lasts; the
+  /// rules of a field left without a table are candidates for every packet.
+  static func tables<Key, Table>(
+    _ byField: [Field: [(Int, Key)]], _ budget: inout Int, _ always: inout [UInt32],
+    _ make: (Field, [(Int, Key)]) -> Table?
+  ) -> [Table] {
+    var out: [Table] = []
+    let order = byField.sorted {
+      ($1.value.count, $0.key.rawValue) < ($0.value.count, $1.key.rawValue)
     }
-    events.sort { ($0.0, $0.1 ? 1 : 0) < ($1.0, $1.1 ? 1 : 0) }
-    var active: [Int: Int] = [:]  // rule → how many of its intervals cover the point
-    var t = IntKeyTable(field: f, lo: [], hi: [], lists: [])
-    var total = 0
-    var i = 0
-    while i < events.count {
-      let x = events[i].0
-      while i < events.count, events[i].0 == x {
-        let (_, start, rule) = events[i]
-        if start { active[rule, default: 0] += 1 } else {
-          active[rule]! -= 1
-          if active[rule] == 0 { active[rule] = nil }
-        }
-        i += 1
-      }
-      let next = i < events.count ? events[i].0 - 1 : Int64.max
-      guard !active.isEmpty else { continue }
-      let list = active.keys.sorted().map(UInt32.init)
-      total += list.count
-      if total > maxListEntries { return nil }
-      if let last = t.lists.last, last == list, t.hi.last! &+ 1 == x {
-        t.hi[t.hi.count - 1] = next
+    for (f, entries) in order {
+      if budget > 0, let t = make(f, entries) {
+        out.append(t)
+        budget -= 1
       } else {
-        t.lo.append(x)
-        t.hi.append(next)
-        t.lists.append(list)
+        always += entries.map { UInt32($0.0) }
       }
     }
-    return t
+    return out
   }
 
-  static func ipTable(_ f: Field, _ entries: [(Int, [IPInterval])]) -> IPKeyTable? {
-    var events: [(IPAddress, Bool, Int)] = []
-    let maxIP = IPAddress(high: ~0, low: ~0)
+  /// Elementary intervals by a sweep over the bounds: each gets the sorted list of rules covering
+  /// it, and adjacent ones with equal lists merge. Nil when the lists grow past the budget.
+  static func sweep<Bound: Comparable>(
+    _ entries: [(Int, [(Bound, Bound)])], maxValue: Bound, successor: (Bound) -> Bound?,
+    predecessor: (Bound) -> Bound
+  ) -> (lo: [Bound], hi: [Bound], lists: [[UInt32]])? {
+    var events: [(Bound, Bool, Int)] = []  // (position, starts, rule); an end is at hi's successor
     for (rule, rs) in entries {
-      for r in rs {
-        events.append((r.lo, true, rule))
-        if r.hi != maxIP { events.append((successor(r.hi), false, rule)) }
+      for (lo, hi) in rs {
+        events.append((lo, true, rule))
+        if let after = successor(hi) { events.append((after, false, rule)) }
       }
     }
-    events.sort { $0.0 != $1.0 ? $0.0 < $1.0 : (!$0.1 && $1.1) }
-    var active: [Int: Int] = [:]
-    var t = IPKeyTable(field: f, lo: [], hi: [], lists: [])
+    events.sort { $0.0 < $1.0 }
+    var active: [Int: Int] = [:]  // rule → how many of its intervals cover the point
+    var lo: [Bound] = []
+    var hi: [Bound] = []
+    var lists: [[UInt32]] = []
     var total = 0
     var i = 0
     while i < events.count {
       let x = events[i].0
       while i < events.count, events[i].0 == x {
-        let (_, start, rule) = events[i]
-        if start { active[rule, default: 0] += 1 } else {
+        let (_, starts, rule) = events[i]
+        if starts {
+          active[rule, default: 0] += 1
+        } else {
           active[rule]! -= 1
           if active[rule] == 0 { active[rule] = nil }
         }
         i += 1
       }
-      let next = i < events.count ? predecessor(events[i].0) : maxIP
       guard !active.isEmpty else { continue }
+      // The segment runs up to the bound before the next event.
+      let last = i < events.count ? predecessor(events[i].0) : maxValue
       let list = active.keys.sorted().map(UInt32.init)
       total += list.count
       if total > maxListEntries { return nil }
-      if let last = t.lists.last, last == list, successor(t.hi.last!) == x {
-        t.hi[t.hi.count - 1] = next
+      if let prev = lists.last, prev == list, successor(hi[hi.count - 1]) == x {
+        hi[hi.count - 1] = last
       } else {
-        t.lo.append(x)
-        t.hi.append(next)
-        t.lists.append(list)
+        lo.append(x)
+        hi.append(last)
+        lists.append(list)
       }
     }
-    return t
+    return (lo, hi, lists)
   }
 
   static func successor(_ a: IPAddress) -> IPAddress {
