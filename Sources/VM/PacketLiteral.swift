@@ -220,7 +220,7 @@ struct LiteralReader {
       ? ["payload", "headers", "labels", "host"]
       : proto.isDatagram
         ? ["payload", "labels"] : ["labels"]
-    let where_ = web ? "a ws packet" : "a \(word.lowercased()) packet"
+    let packetKind = web ? "a ws packet" : "a \(word.lowercased()) packet"
     while true {
       skipSpace()
       if i >= s.count { break }
@@ -236,7 +236,7 @@ struct LiteralReader {
           why = ": HTTP headers and host exist on WebSocket (ws) packets only"
         }
         throw error(
-          "unexpected \(found)\(why); after the \(proto == .unixDomainSocket ? "path" : "addresses") \(where_) takes \(options.joined(separator: ", "))",
+          "unexpected \(found)\(why); after the \(proto == .unixDomainSocket ? "path" : "addresses") \(packetKind) takes \(options.joined(separator: ", "))",
           at: at, length: max(1, option.utf8.count))
       }
       if seen[option] != nil {

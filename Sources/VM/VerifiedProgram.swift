@@ -173,7 +173,9 @@ public final class VerifiedProgram: @unchecked Sendable {
           for n in t.lists.indices {
             wordValues[ft.edges + 2 * n] = UInt32(wordValues.count)
             wordValues[ft.edges + 2 * n + 1] = UInt32(t.edgeBytes[n].count)
-            for (b, target) in zip(t.edgeBytes[n], t.edgeTargets[n]) { wordValues += [UInt32(b), target] }
+            for (b, target) in zip(t.edgeBytes[n], t.edgeTargets[n]) {
+              wordValues += [UInt32(b), target]
+            }
           }
           flatTables.append(ft)
         }

@@ -109,9 +109,12 @@ public enum Verifier {
           throw fail(pc, "next after rule \(c), but index K[\(b)] has \(x.rulePCs.count) rules")
         }
         if first < x.rulePCs.count, Int(x.rulePCs[first]) <= pc {
-          throw fail(pc, "\(ins.op) can reach rule \(first) at \(x.rulePCs[first]), which is not forward")
+          throw fail(
+            pc, "\(ins.op) can reach rule \(first) at \(x.rulePCs[first]), which is not forward")
         }
-        guard Int(x.end) > pc else { throw fail(pc, "\(ins.op): the index's end \(x.end) is not forward") }
+        guard Int(x.end) > pc else {
+          throw fail(pc, "\(ins.op): the index's end \(x.end) is not forward")
+        }
       case .match:
         guard c < p.rules.count else {
           throw fail(pc, "match names rule \(c), which does not exist")
@@ -287,7 +290,8 @@ public enum Verifier {
       let ins = code[pc]
       var best = 0
       var sets = 0
-      if !ins.op.isTerminal, ins.op != .jump, ins.op != .apply, ins.op != .dispatch, ins.op != .next {
+      if !ins.op.isTerminal, ins.op != .jump, ins.op != .apply, ins.op != .dispatch, ins.op != .next
+      {
         best = longest[pc + 1]
         sets = rewrites[pc + 1]
       }
@@ -321,42 +325,66 @@ public enum Verifier {
   }
 
   /// A rule index's tables: sorted, in range, of the right field kinds.
-  static func checkIndex(_ x: RuleIndex, constant i: Int, codeCount n: Int) throws(VerificationError) {
-    func bad(_ m: String) -> VerificationError { VerificationError(pc: nil, message: "constant \(i) (rule index): \(m)") }
+  static func checkIndex(_ x: RuleIndex, constant i: Int, codeCount n: Int)
+    throws(VerificationError)
+  {
+    func bad(_ m: String) -> VerificationError {
+      VerificationError(pc: nil, message: "constant \(i) (rule index): \(m)")
+    }
     let rules = x.rulePCs.count
     for (a, b) in zip(x.rulePCs, x.rulePCs.dropFirst()) where a >= b {
       throw bad("rule addresses are not increasing")
     }
-    if let last = x.rulePCs.last, Int(last) >= n { throw bad("rule address \(last) is past the code") }
+    if let last = x.rulePCs.last, Int(last) >= n {
+      throw bad("rule address \(last) is past the code")
+    }
     guard Int(x.end) < n else { throw bad("end \(x.end) is past the code") }
-    guard x.tableCount <= RuleIndex.maxTables else { throw bad("\(x.tableCount) tables; at most \(RuleIndex.maxTables)") }
+    guard x.tableCount <= RuleIndex.maxTables else {
+      throw bad("\(x.tableCount) tables; at most \(RuleIndex.maxTables)")
+    }
     func checkList(_ l: [UInt32]) throws(VerificationError) {
-      for (a, b) in zip(l, l.dropFirst()) where a >= b { throw bad("a candidate list is not sorted") }
-      if let last = l.last, Int(last) >= rules { throw bad("candidate \(last) is not a rule of the index") }
+      for (a, b) in zip(l, l.dropFirst()) where a >= b {
+        throw bad("a candidate list is not sorted")
+      }
+      if let last = l.last, Int(last) >= rules {
+        throw bad("candidate \(last) is not a rule of the index")
+      }
     }
     try checkList(x.always)
     for t in x.intTables {
       guard t.field.kind == .int else { throw bad("int table on field \(t.field)") }
-      guard t.lo.count == t.hi.count, t.lo.count == t.lists.count else { throw bad("int table sizes differ") }
+      guard t.lo.count == t.hi.count, t.lo.count == t.lists.count else {
+        throw bad("int table sizes differ")
+      }
       for j in t.lo.indices {
-        guard t.lo[j] <= t.hi[j], j == 0 || t.hi[j - 1] < t.lo[j] else { throw bad("int intervals are not sorted and disjoint") }
+        guard t.lo[j] <= t.hi[j], j == 0 || t.hi[j - 1] < t.lo[j] else {
+          throw bad("int intervals are not sorted and disjoint")
+        }
         try checkList(t.lists[j])
       }
     }
     for t in x.ipTables {
       guard t.field.kind == .ip else { throw bad("ip table on field \(t.field)") }
-      guard t.lo.count == t.hi.count, t.lo.count == t.lists.count else { throw bad("ip table sizes differ") }
+      guard t.lo.count == t.hi.count, t.lo.count == t.lists.count else {
+        throw bad("ip table sizes differ")
+      }
       for j in t.lo.indices {
-        guard t.lo[j] <= t.hi[j], j == 0 || t.hi[j - 1] < t.lo[j] else { throw bad("ip intervals are not sorted and disjoint") }
+        guard t.lo[j] <= t.hi[j], j == 0 || t.hi[j - 1] < t.lo[j] else {
+          throw bad("ip intervals are not sorted and disjoint")
+        }
         try checkList(t.lists[j])
       }
     }
     for t in x.prefixTables {
       guard t.field.kind == .bytes else { throw bad("prefix table on field \(t.field)") }
       let nodes = t.lists.count
-      guard nodes > 0, t.edgeBytes.count == nodes, t.edgeTargets.count == nodes else { throw bad("trie sizes differ") }
+      guard nodes > 0, t.edgeBytes.count == nodes, t.edgeTargets.count == nodes else {
+        throw bad("trie sizes differ")
+      }
       for node in 0..<nodes {
-        guard t.edgeBytes[node].count == t.edgeTargets[node].count else { throw bad("trie node \(node): edge sizes differ") }
+        guard t.edgeBytes[node].count == t.edgeTargets[node].count else {
+          throw bad("trie node \(node): edge sizes differ")
+        }
         for (a, b) in zip(t.edgeBytes[node], t.edgeBytes[node].dropFirst()) where a >= b {
           throw bad("trie node \(node): edges are not sorted")
         }

@@ -214,7 +214,8 @@ let smallProgram = try! RuleCompiler.compile(
     f.version = ProgramCodec.version + 1
     expectError(
       f.bytes, at: 6,
-      "program format version \(ProgramCodec.version + 1); this l7mp reads version \(ProgramCodec.version)")
+      "program format version \(ProgramCodec.version + 1); this l7mp reads version \(ProgramCodec.version)"
+    )
     // Version 1 numbered the opcodes before `dispatch` and `next` existed: refused, not misread.
     f.version = 1
     expectError(f.bytes, at: 6, "program format version 1; this l7mp reads version 2")

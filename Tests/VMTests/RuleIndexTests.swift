@@ -29,7 +29,9 @@ import Testing
       case 0: conds.append("UDP.dst_port == \(5000 + rng.int(20))")
       case 1: conds.append("UDP.src_port in {\(rng.int(20)), \(rng.int(20)), 9001}")
       case 2: conds.append("UDP.dst_port in \(5000 + rng.int(10))..\(5010 + rng.int(10))")
-      case 3: conds.append("IP.src_addr in 10.\(rng.int(3)).\(rng.int(3)).0/\([8, 16, 24, 32][rng.int(4)])")
+      case 3:
+        conds.append(
+          "IP.src_addr in 10.\(rng.int(3)).\(rng.int(3)).0/\([8, 16, 24, 32][rng.int(4)])")
       case 4: conds.append("IP.src_addr starts \"10.\(rng.int(3))\"")
       case 5: conds.append("payload starts \"\(prefixes[rng.int(prefixes.count)])\"")
       case 6: conds.append("IP.dst_addr == 10.0.0.\(rng.int(4))")
@@ -47,7 +49,9 @@ import Testing
   static func packet(_ rng: inout Rng) -> OwnedPacket {
     var p = OwnedPacket()
     if rng.int(10) > 0 {
-      p.srcAddr = IPAddress(v4: UInt32(10) << 24 | UInt32(rng.int(3)) << 16 | UInt32(rng.int(3)) << 8 | UInt32(rng.int(4)))
+      p.srcAddr = IPAddress(
+        v4: UInt32(10) << 24 | UInt32(rng.int(3)) << 16 | UInt32(rng.int(3)) << 8
+          | UInt32(rng.int(4)))
       p.dstAddr = IPAddress(v4: UInt32(10) << 24 | UInt32(rng.int(5)))
     }
     if rng.int(10) > 0 {
@@ -71,12 +75,16 @@ import Testing
       #expect(errors.isEmpty, "\(errors.map(\.message))")
       let indexed = try Verifier.verify(RuleCompiler.compile(checked).get())
       let linear = try Verifier.verify(RuleCompiler.compile(checked, indexing: false).get())
-      #expect(indexed.program.code.contains { $0.op == .dispatch }, "round \(round) was not indexed")
+      #expect(
+        indexed.program.code.contains { $0.op == .dispatch }, "round \(round) was not indexed")
       for _ in 0..<400 {
         let p = Self.packet(&rng)
         let a = VM.evaluate(indexed, rulelist: 0, packet: p)
         let b = VM.evaluate(linear, rulelist: 0, packet: p)
-        #expect(a.verdict == b.verdict, "round \(round): \(String(describing: p)) → indexed \(a.verdict.rule), linear \(b.verdict.rule)\n\(source)")
+        #expect(
+          a.verdict == b.verdict,
+          "round \(round): \(String(describing: p)) → indexed \(a.verdict.rule), linear \(b.verdict.rule)\n\(source)"
+        )
         if a.verdict != b.verdict { return }
       }
     }
@@ -87,7 +95,9 @@ import Testing
     for i in 0..<10_000 {
       switch i % 3 {
       case 0: source += "  rule p\(i) when UDP.dst_port == \(1024 + i) { route to c }\n"
-      case 1: source += "  rule n\(i) when IP.src_addr in 10.\(i / 65_536 % 256).\(i / 256 % 256).\(i % 256)/32 { route to c }\n"
+      case 1:
+        source +=
+          "  rule n\(i) when IP.src_addr in 10.\(i / 65_536 % 256).\(i / 256 % 256).\(i % 256)/32 { route to c }\n"
       default: source += "  rule s\(i) when payload starts \"SIG\(i)\" { route to c }\n"
       }
     }
@@ -101,13 +111,20 @@ import Testing
     packet.dstPort = 1024 + 9_999
     packet.payload = Array("SIG9998".utf8)
     // 9997 % 3 == 1: the address rule n9997 comes first.
-    #expect(v.program.rules[Int(VM.evaluate(v, rulelist: 0, packet: packet).verdict.rule)].name == "n9997")
+    #expect(
+      v.program.rules[Int(VM.evaluate(v, rulelist: 0, packet: packet).verdict.rule)].name == "n9997"
+    )
     packet.srcAddr = IPAddress(v4: 1)
-    #expect(v.program.rules[Int(VM.evaluate(v, rulelist: 0, packet: packet).verdict.rule)].name == "s9998")
+    #expect(
+      v.program.rules[Int(VM.evaluate(v, rulelist: 0, packet: packet).verdict.rule)].name == "s9998"
+    )
     packet.payload = []
-    #expect(v.program.rules[Int(VM.evaluate(v, rulelist: 0, packet: packet).verdict.rule)].name == "p9999")
+    #expect(
+      v.program.rules[Int(VM.evaluate(v, rulelist: 0, packet: packet).verdict.rule)].name == "p9999"
+    )
     packet.dstPort = 1
-    #expect(v.program.rules[Int(VM.evaluate(v, rulelist: 0, packet: packet).verdict.rule)].name == "rest")
+    #expect(
+      v.program.rules[Int(VM.evaluate(v, rulelist: 0, packet: packet).verdict.rule)].name == "rest")
     // The longest path is short: dispatch goes straight to candidates.
     #expect(v.worstPath < 20_000 * 3 + 10)
   }

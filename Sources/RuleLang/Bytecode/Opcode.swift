@@ -17,8 +17,8 @@ public enum Opcode: UInt8, Sendable, CaseIterable {
   case match  //  stop: rule C matched (its action is in the rule table)
   case noMatch  //  stop: no rule matched; the packet is dropped
   case apply  //  pc = C: continue in another rulelist (placed after this one)
-  case dispatch  //  pc = code of the first candidate rule of index K[B] for this packet (or its end)
-  case next  //  pc = code of the next candidate after section rule C of index K[B] (or its end)
+  case dispatch  //  pc = code of the first candidate rule of index K[B] (or its end)
+  case next  //  pc = code of the next candidate after rule C of index K[B] (or its end)
 
   // loads
   case ldf  //  R[A] = int field F[B]
