@@ -2,7 +2,8 @@
 # Instructions per evaluation for the VM benchmark cases (issue 3), the figure that stays stable on
 # a busy machine. Builds the VMCallgrind driver (release, Benchmarks/Tools/VMCallgrind), runs each
 # case under callgrind with N and 2N evaluations, collecting only inside the measured loop
-# (--toggle-collect), and prints (Ir(2N) - Ir(N)) / N.
+# (--toggle-collect), and prints (Ir(2N) - Ir(N)) / N, and the same difference for the calls to
+# swift_retain + swift_release (reference counting) and to malloc made in the loop.
 #
 #   Benchmarks/callgrind.sh [CASE-REGEX]     e.g. Benchmarks/callgrind.sh 'seed|ten'
 #   N=20000 Benchmarks/callgrind.sh          (default N=10000)
@@ -23,22 +24,38 @@ BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/VMCallg
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-# Ir of one run: the "summary:" line of the callgrind output.
-ir() {
+# One run: "Ir arc mallocs", from the callgrind output's summary and its call records (a function
+# is named once as "(id) name", later by "(id)" alone).
+run() {
   local case=$1 n=$2 file="$OUT/$1.$2.out"
   valgrind --tool=callgrind --toggle-collect='$s11VMCallgrind8measuredyS2iF' \
     --callgrind-out-file="$file" "$BIN" "$case" "$n" >/dev/null 2>"$OUT/log"
-  awk '/^summary:/ { print $2 }' "$file"
+  awk '
+    /^summary:/ { ir = $2 }
+    /^c?fn=\([0-9]+\)/ {
+      match($0, /\([0-9]+\)/); id = substr($0, RSTART, RLENGTH)
+      rest = substr($0, RSTART + RLENGTH + 1); if (rest != "") name[id] = rest
+      if ($0 ~ /^cfn=/) callee = id
+    }
+    /^calls=/ {
+      split($0, f, /[= ]/); n = name[callee]
+      if (n == "swift_retain" || n == "swift_release") arc += f[2]
+      if (n == "malloc") mallocs += f[2]
+    }
+    END { printf "%d %d %d\n", ir, arc, mallocs }
+  ' "$file"
 }
 
-printf '%-28s %12s %12s %10s\n' "case" "Ir(N)" "Ir(2N)" "Ir/eval"
+printf '%-24s %12s %12s %9s %9s %9s\n' "case" "Ir(N)" "Ir(2N)" "Ir/eval" "ARC/eval" "malloc/eval"
 for case in $("$BIN" --list | grep -E -- "$FILTER"); do
-  a=$(ir "$case" "$N")
-  b=$(ir "$case" $((2 * N)))
-  if [ -z "$a" ] || [ "$a" = 0 ]; then
-    echo "$case: no instructions collected (see $OUT/log)" >&2
+  read -r a arcA mallocA < <(run "$case" "$N")
+  read -r b arcB mallocB < <(run "$case" $((2 * N)))
+  if [ "$a" = 0 ]; then
+    echo "$case: no instructions collected (see the log below)" >&2
     cat "$OUT/log" >&2
     exit 1
   fi
-  printf '%-28s %12d %12d %10.1f\n' "$case" "$a" "$b" "$(echo "($b - $a) / $N" | bc -l)"
+  printf '%-24s %12d %12d %9.1f %9.2f %9.2f\n' "$case" "$a" "$b" \
+    "$(echo "($b - $a) / $N" | bc -l)" "$(echo "($arcB - $arcA) / $N" | bc -l)" \
+    "$(echo "($mallocB - $mallocA) / $N" | bc -l)"
 done

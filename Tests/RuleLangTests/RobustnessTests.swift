@@ -128,6 +128,9 @@ private func problems(
   for d in diagnostics {
     if !inside(d.range) { fail("range \(d.range) outside 0...\(size): \(d.message)") }
     if d.message.isEmpty { fail("empty message at \(d.range)") }
+    if d.message.utf8.count > Diagnostic.maxMessageLength + 3 {
+      fail("a message of \(d.message.utf8.count) bytes: \(d.message.prefix(100))…")
+    }
     for f in d.fixIts where !inside(f.range) {
       fail("fix-it range \(f.range) outside 0...\(size): \(d.message)")
     }
@@ -161,7 +164,6 @@ private func problems(
   }
   if !checked.hasErrors, size < 1 << 18 { out += roundTripProblems(checked.file, label) }
 
-  if traceInputs { print("robustness: consistency checked at \(clock.now - started)") }
   // Both renderers must cope with every diagnostic.
   let renderer = DiagnosticRenderer()
   for d in diagnostics {
@@ -169,16 +171,17 @@ private func problems(
     let rendered = renderer.render(d, in: source)
     let header = "fuzz.rules:\(loc.line):\(loc.column): \(d.severity.rawValue): "
     if !rendered.hasPrefix(header) { fail("rendered diagnostic does not start with '\(header)'") }
+    if rendered.utf8.count > 20_000 {
+      fail("a diagnostic renders to \(rendered.utf8.count) bytes: \(rendered.prefix(100))…")
+    }
   }
   let colored = DiagnosticRenderer(color: true).render(diagnostics, in: source)
   if !diagnostics.isEmpty, colored.isEmpty { fail("colored rendering is empty") }
-  if traceInputs { print("robustness: rendered at \(clock.now - started)") }
   let json = DiagnosticJSON.render([(source, diagnostics)])
   let parsed = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [Any]
   if parsed?.count != diagnostics.count {
     fail("DiagnosticJSON is not a JSON array of \(diagnostics.count) objects: \(json.prefix(300))")
   }
-  if traceInputs { print("robustness: JSON checked at \(clock.now - started)") }
   return out
 }
 
@@ -415,7 +418,7 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
   @Test func randomBytesNeverCrash() {
     let seed: UInt64 = 0x5EED_0001
     var found: [String] = []
-    for i in 0..<1500 {
+    for i in 0..<1200 {
       var g = generator(seed, i)
       found += problems(randomBytes(&g), "random bytes seed \(hex(seed)) iteration \(i)")
     }
@@ -589,8 +592,8 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
       "rulelist l for UDP {\n  rule r when \(terms.joined(separator: " and ")) {\n    drop\n  }\n}\n"
     found += problems(Array(andChain.utf8), "100000-term and chain", mustPass: true, timeLimit: nil)
     let orChain =
-      "rulelist l for UDP {\n  rule r when \(terms.prefix(20_000).joined(separator: " or ")) { drop }\n}\n"
-    found += problems(Array(orChain.utf8), "20000-term or chain", mustPass: true, timeLimit: nil)
+      "rulelist l for UDP {\n  rule r when \(terms.prefix(10_000).joined(separator: " or ")) { drop }\n}\n"
+    found += problems(Array(orChain.utf8), "10000-term or chain", mustPass: true, timeLimit: nil)
 
     let set =
       "const ports = {\((0..<10_000).map(String.init).joined(separator: ", "))}\n"
@@ -622,12 +625,12 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
 
     // Many lines, many errors.
     found += problems(
-      Array(repeated("// comment\n", 100_000).utf8), "100000 comment lines", mustPass: true,
+      Array(repeated("// comment\n", 50_000).utf8), "50000 comment lines", mustPass: true,
       timeLimit: nil)
     found += problems(
-      Array(repeated("@", 100_000).utf8), "100000 bad characters", mustFail: true, timeLimit: nil)
+      Array(repeated("@", 50_000).utf8), "50000 bad characters", mustFail: true, timeLimit: nil)
     found += problems(
-      Array(repeated("rule\n", 100_000).utf8), "100000 misplaced rules", mustFail: true,
+      Array(repeated("rule\n", 50_000).utf8), "50000 misplaced rules", mustFail: true,
       timeLimit: nil)
     let badRules =
       "rulelist l for UDP {\n" + repeated("  rule r when x == 1 { route }\n", 5_000) + "}\n"
@@ -689,7 +692,8 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
         false
       ),
       (
-        "1 MB pattern", "rulelist l for UDP { rule r when payload matches \"\(string)\" { drop } }",
+        "long pattern",
+        "rulelist l for UDP { rule r when payload matches \"\(repeated("x", kb))\" { drop } }",
         false
       ),
       (
