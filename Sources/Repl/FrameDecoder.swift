@@ -133,10 +133,19 @@ public enum FrameDecoder {
   public static func decode(
     _ frame: UnsafeRawBufferPointer, linkType: LinkType, into view: inout PacketView
   ) -> Result<Transport, DecodeFailure> {
+    decode(frame, linkType: linkType, into: &view, fastPath: true)
+  }
+
+  /// `fastPath: false` decodes layer by layer only; the tests hold the two paths to one answer.
+  @inline(__always)
+  static func decode(
+    _ frame: UnsafeRawBufferPointer, linkType: LinkType, into view: inout PacketView,
+    fastPath: Bool
+  ) -> Result<Transport, DecodeFailure> {
     var c = Cursor(frame)
     // Most frames are Ethernet, IPv4 without options, UDP: one pass of fused checks for them,
     // the layer-by-layer decoder (which also names what is wrong) for everything else.
-    if linkType != .ethernet || !c.plainEthernetIPv4UDP() {
+    if !fastPath || linkType != .ethernet || !c.plainEthernetIPv4UDP() {
       c = Cursor(frame)
       if let failure = c.link(linkType) { return .failure(failure) }
     }

@@ -8,7 +8,7 @@ extension Machine {
     return nextCandidate(program.indexes[program.slots[k].extra], after: -1)
   }
 
-  /// Sets up the cursors of index K[k] for this packet.pointee.
+  /// Sets up the cursors of index K[k] for this packet.
   mutating func collect(_ k: Int) {
     activeIndex = k
     let index = program.indexes[program.slots[k].extra]

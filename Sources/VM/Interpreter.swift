@@ -213,7 +213,7 @@ struct Machine {
   }
 
   /// A header, label or rewritten HTTP field by its path constant: this evaluation's rewrites
-  /// first, then the packet.pointee. String fields (`HTTP.…`) hold text: an int or an address set into one
+  /// first, then the packet. String fields (`HTTP.…`) hold text: an int or an address set into one
   /// reads back as its text. `folded`: a rewritten byte string that went through lower().
   func named(_ k: Int) -> (value: DynamicValue, folded: Bool)? {
     let s = program.slots[k]

@@ -504,6 +504,52 @@ import VM
     #expect(checked > 500)
   }
 
+  /// The fused Ethernet/IPv4/UDP path gives what the layer-by-layer decoder gives, packet or
+  /// reason, on valid frames and on thousands of mutations of them.
+  @Test func fastPathAgreesWithTheLayeredDecoder() {
+    func outcome(_ frame: [UInt8], fast: Bool) -> String {
+      frame.withUnsafeBytes { raw in
+        var v = PacketView()
+        switch FrameDecoder.decode(raw, linkType: .ethernet, into: &v, fastPath: fast) {
+        case .success(let t):
+          let offset = v.payload!.baseAddress! - raw.baseAddress!
+          return
+            "\(t) \(v.srcAddr) \(v.srcPort) \(v.dstAddr) \(v.dstPort) \(offset)+\(v.payload!.count)"
+        case .failure(let f): return f.description
+        }
+      }
+    }
+    var rng = SplitMix(state: 0xFA57)
+    let bases = [
+      Self.ethernet(0x0800, Self.udpHello),
+      Self.ethernet(0x0800, Self.udpHello, pad: false),
+      Self.ethernet(0x0800, Self.ipv4(Self.gateway, Self.server, proto: 17, Self.udp(1, 2, []))),
+    ]
+    var fast = 0
+    for i in 0..<20_000 {
+      var frame = bases[i % bases.count]
+      if i >= bases.count {
+        // Mutate the bytes the fast path reads (12..<42) most of the time.
+        for _ in 0..<Int.random(in: 1...2, using: &rng) {
+          let at =
+            Bool.random(using: &rng)
+            ? Int.random(in: 12..<42, using: &rng) : Int.random(in: 0..<frame.count, using: &rng)
+          frame[at] =
+            Bool.random(using: &rng)
+            ? UInt8.random(in: 0...255, using: &rng)
+            : frame[at] ^ (1 << UInt8.random(in: 0...7, using: &rng))
+        }
+        if Int.random(in: 0..<8, using: &rng) == 0 {
+          frame = Array(frame.prefix(Int.random(in: 0...frame.count, using: &rng)))
+        }
+      }
+      let a = outcome(frame, fast: true)
+      #expect(a == outcome(frame, fast: false), "frame \(frame)")
+      if a.hasPrefix("UDP") { fast += 1 }
+    }
+    #expect(fast > 1_000)
+  }
+
   @Test func randomAndMutatedFramesNeverCrash() {
     var rng = SplitMix(state: 0x6C37_6D70)
     var decoded = 0
