@@ -2,7 +2,7 @@
 # libFuzzer on the rule-language front end: lexer, parser, checker and diagnostic rendering
 # (Fuzz/FuzzRuleLang.swift). `make fuzz` runs it.
 #
-#   bash Fuzz/run.sh [SECONDS]      (default 60)
+#   bash Fuzz/run.sh [SECONDS]      (default 60; 0 only builds and runs the corpus once)
 #
 # Compiles every Swift file of Sources/RuleLang together with the fuzz entry point, with
 # -sanitize=fuzzer,address, into .build-fuzz/fuzz-rulelang (from a snapshot of the sources, so that
@@ -51,11 +51,18 @@ while IFS= read -r -d '' f; do
 done < <(find examples Tests/RuleLangTests/cases -name '*.rules' -print0 2>/dev/null)
 echo "   $seeded seed files, $(ls "$CORPUS" | wc -l) corpus files"
 
-echo "== fuzzing for ${SECONDS_TO_RUN}s"
 # No leak checks (also not at exit): Swift's lazily initialized globals look like leaks to LSan.
 export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+# 0 seconds (which libFuzzer would take as "forever"): only run the corpus once.
+if [ "$SECONDS_TO_RUN" = 0 ]; then
+  echo "== running the corpus once"
+  LIMIT=(-runs=0)
+else
+  echo "== fuzzing for ${SECONDS_TO_RUN}s"
+  LIMIT=(-max_total_time="$SECONDS_TO_RUN")
+fi
 status=0
-"$BIN" "$CORPUS" -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -timeout=10 \
+"$BIN" "$CORPUS" "${LIMIT[@]}" -max_len=4096 -timeout=10 \
   -dict=Fuzz/rulelang.dict -artifact_prefix="$CRASHES/" -print_final_stats=1 \
   -detect_leaks=0 || status=$?
 if [ "$status" -ne 0 ]; then

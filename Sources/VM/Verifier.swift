@@ -351,30 +351,24 @@ public enum Verifier {
       }
     }
     try checkList(x.always)
-    for t in x.intTables {
-      guard t.field.kind == .int else { throw bad("int table on field \(t.field)") }
-      guard t.lo.count == t.hi.count, t.lo.count == t.lists.count else {
-        throw bad("int table sizes differ")
+    // Interval tables: one field of the right kind, sorted disjoint intervals, a list each.
+    func checkIntervals<T: Comparable>(
+      _ kind: String, _ field: Field, _ fieldKind: Field.Kind, _ lo: [T], _ hi: [T],
+      _ lists: [[UInt32]]
+    ) throws(VerificationError) {
+      guard field.kind == fieldKind else { throw bad("\(kind) table on field \(field)") }
+      guard lo.count == hi.count, lo.count == lists.count else {
+        throw bad("\(kind) table sizes differ")
       }
-      for j in t.lo.indices {
-        guard t.lo[j] <= t.hi[j], j == 0 || t.hi[j - 1] < t.lo[j] else {
-          throw bad("int intervals are not sorted and disjoint")
+      for j in lo.indices {
+        guard lo[j] <= hi[j], j == 0 || hi[j - 1] < lo[j] else {
+          throw bad("\(kind) intervals are not sorted and disjoint")
         }
-        try checkList(t.lists[j])
+        try checkList(lists[j])
       }
     }
-    for t in x.ipTables {
-      guard t.field.kind == .ip else { throw bad("ip table on field \(t.field)") }
-      guard t.lo.count == t.hi.count, t.lo.count == t.lists.count else {
-        throw bad("ip table sizes differ")
-      }
-      for j in t.lo.indices {
-        guard t.lo[j] <= t.hi[j], j == 0 || t.hi[j - 1] < t.lo[j] else {
-          throw bad("ip intervals are not sorted and disjoint")
-        }
-        try checkList(t.lists[j])
-      }
-    }
+    for t in x.intTables { try checkIntervals("int", t.field, .int, t.lo, t.hi, t.lists) }
+    for t in x.ipTables { try checkIntervals("ip", t.field, .ip, t.lo, t.hi, t.lists) }
     for t in x.prefixTables {
       guard t.field.kind == .bytes else { throw bad("prefix table on field \(t.field)") }
       let nodes = t.lists.count

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RuleLang
@@ -5,29 +6,14 @@ import Testing
 
 /// DESIGN.md's gateway rules, compiled, verified and run on packets that exercise each rule.
 @Suite struct SeedExampleTests {
-  static let source = """
-    const gateway_net = 10.0.0.0/24
-    const sip_ports   = {5060, 5061}
-
-    rulelist my-udp-endpoint for UDP {
-      rule from-gateway when IP.src_addr starts "10.0.0" and UDP.src_port == 9001 {
-        set HTTP.headers.id = 1
-        route to worker via transcoder
-        with remove_orphan_sessions = true
-      }
-      rule sip when UDP.dst_port in sip_ports and payload starts "INVITE " {
-        route to sip-proxy via transcoder, codec return via codec
-        with retry_on = "connect-failure", retries = 3, timeout = 2s
-      }
-      rule rtp when IP.src_addr in gateway_net and payload[0] & 0xc0 == 0x80 and len(payload) >= 12 {
-        set labels.ssrc = u32(payload, 8)
-        route to media
-      }
-      rule everything-else {
-        drop
-      }
-    }
-    """
+  /// examples/gateway.rules: DESIGN.md's example, the built-in example of `make run`.
+  static let source: String = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    return
+      (try? String(
+        contentsOf: root.appendingPathComponent("examples/gateway.rules"), encoding: .utf8)) ?? ""
+  }()
 
   static func program() throws -> VerifiedProgram {
     let p = try RuleCompiler.compile(SourceFile(name: "gateway.rules", text: source)).get()
