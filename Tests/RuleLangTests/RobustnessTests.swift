@@ -667,7 +667,6 @@ private func repeated(_ piece: String, _ n: Int) -> String { String(repeating: p
     let mb = 1 << 20
     let kb = 128 << 10
     let name = repeated("a", mb)
-    let other = repeated("a", mb - 1) + "b"
     let shortName = repeated("a", kb)
     let shortOther = repeated("a", kb - 1) + "b"
     let string = repeated("x", mb)
