@@ -32,11 +32,12 @@ mkdir -p "$WORK/src.new"
 cp -R Sources/RuleLang "$WORK/src.new/"
 cp Fuzz/FuzzRuleLang.swift "$WORK/src.new/"
 if ! diff -r -q "$WORK/src.new" "$WORK/src" >/dev/null 2>&1 || [ ! -x "$BIN" ]; then
+  mapfile -t FILES < <(find "$WORK/src.new" -name '*.swift' | sort)
+  "$SWIFTC" "${FLAGS[@]}" -debug-prefix-map "$WORK/src.new=$WORK/src" "${FILES[@]}" -o "$BIN.new"
+  mv "$BIN.new" "$BIN"
+  # Only a snapshot that built counts as built.
   rm -rf "$WORK/src"
   mv "$WORK/src.new" "$WORK/src"
-  mapfile -t FILES < <(find "$WORK/src" -name '*.swift' | sort)
-  "$SWIFTC" "${FLAGS[@]}" "${FILES[@]}" -o "$BIN.new"
-  mv "$BIN.new" "$BIN"
 else
   rm -rf "$WORK/src.new"
   echo "   up to date"
@@ -58,10 +59,14 @@ if [ "$(ls "$CORPUS" | wc -l)" -gt 3000 ]; then
   echo "== merging the corpus"
   rm -rf "$CORPUS.merged"
   mkdir -p "$CORPUS.merged"
-  "$BIN" -merge=1 -max_len=4096 -timeout=10 "$CORPUS.merged" "$CORPUS" >/dev/null 2>&1
-  rm -rf "$CORPUS"
-  mv "$CORPUS.merged" "$CORPUS"
-  echo "   $(ls "$CORPUS" | wc -l) corpus files"
+  if "$BIN" -merge=1 -max_len=4096 -timeout=10 "$CORPUS.merged" "$CORPUS" >/dev/null 2>&1; then
+    rm -rf "$CORPUS"
+    mv "$CORPUS.merged" "$CORPUS"
+    echo "   $(ls "$CORPUS" | wc -l) corpus files"
+  else
+    echo "   the merge failed; keeping the corpus as it is"
+    rm -rf "$CORPUS.merged"
+  fi
 fi
 
 # 0 seconds (which libFuzzer would take as "forever"): only run the corpus once.
