@@ -53,30 +53,29 @@ extension RuleCompiler {
   // MARK: registers
 
   mutating func allocInt() -> Int {
-    guard nextInt < Registers.ints else {
-      fail("expression is too complex: it needs more than \(Registers.ints) integer registers")
-      return Registers.ints - 1
-    }
-    defer { nextInt += 1 }
-    return nextInt
+    allocate(\.nextInt, limit: Registers.ints, "integer")
   }
 
   mutating func allocBytes() -> Int {
-    guard nextBytes < Registers.bytes else {
-      fail("expression is too complex: it needs more than \(Registers.bytes) byte-string registers")
-      return Registers.bytes - 1
-    }
-    defer { nextBytes += 1 }
-    return nextBytes
+    allocate(\.nextBytes, limit: Registers.bytes, "byte-string")
   }
 
   mutating func allocIP() -> Int {
-    guard nextIP < Registers.ips else {
-      fail("expression is too complex: it needs more than \(Registers.ips) address registers")
-      return Registers.ips - 1
+    allocate(\.nextIP, limit: Registers.ips, "address")
+  }
+
+  /// The next free register of a file; past its end, a compile error (and the last register, so
+  /// compilation can go on to report more).
+  mutating func allocate(
+    _ next: WritableKeyPath<RuleCompiler, Int>, limit: Int, _ what: String
+  ) -> Int {
+    let register = self[keyPath: next]
+    guard register < limit else {
+      fail("expression is too complex: it needs more than \(limit) \(what) registers")
+      return limit - 1
     }
-    defer { nextIP += 1 }
-    return nextIP
+    self[keyPath: next] = register + 1
+    return register
   }
 
   // MARK: reuse
