@@ -18,6 +18,11 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
   ],
   targets: [
     // System libraries (Debian: libyaml-dev, libedit-dev, libpcap-dev; `make deps` installs them).
@@ -34,10 +39,25 @@ let package = Package(
     .target(name: "RuleLang"),
     // Load-time verifier and per-packet interpreter: no I/O.
     .target(name: "VM", dependencies: ["RuleLang"]),
+    // The configuration objects (listeners, clusters, rulelists; l7mp's shapes) and the YAML/JSON
+    // document tree they are read from. Shared by Proxy (config file, control API) and CRDBridge
+    // (which produces them), so that neither depends on the other.
+    .target(name: "Config", dependencies: ["CLibYAML"]),
     // Data plane and control API.
     .target(
       name: "Proxy",
-      dependencies: ["RuleLang", "VM", .product(name: "Logging", package: "swift-log")]
+      dependencies: [
+        "RuleLang", "VM", "Config",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOWebSocket", package: "swift-nio"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+      ]
     ),
     // Interactive prompt and capture reading.
     .target(
@@ -49,12 +69,14 @@ let package = Package(
     // VirtualService / Route resources to rules and proxy configuration.
     .target(
       name: "CRDBridge",
-      dependencies: ["RuleLang", "CLibYAML", .product(name: "Logging", package: "swift-log")]
+      dependencies: [
+        "RuleLang", "Config", "CLibYAML", .product(name: "Logging", package: "swift-log"),
+      ]
     ),
     .executableTarget(
       name: "l7mp",
       dependencies: [
-        "RuleLang", "VM", "Proxy", "Repl", "CRDBridge",
+        "RuleLang", "VM", "Config", "Proxy", "Repl", "CRDBridge",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]
@@ -65,7 +87,18 @@ let package = Package(
       resources: [.copy("cases"), .copy("golden")]),
     .testTarget(name: "VMTests", dependencies: ["VM", "RuleLang"]),
     .testTarget(name: "ReplTests", dependencies: ["Repl"]),
-    .testTarget(name: "CRDBridgeTests", dependencies: ["CRDBridge"]),
+    .testTarget(name: "CRDBridgeTests", dependencies: ["CRDBridge", "Config"]),
+    .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+    .testTarget(
+      name: "ProxyTests",
+      dependencies: [
+        "Proxy", "Config", "RuleLang", "VM",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+      ]
+    ),
     .testTarget(name: "EndToEndTests", dependencies: ["RuleLang", "l7mp"]),
   ]
 )

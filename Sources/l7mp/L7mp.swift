@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 /// The `l7mp` command: one executable, one subcommand per job.
-struct L7mp: ParsableCommand {
+struct L7mp: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "l7mp",
     abstract: "A Kubernetes-native L7 proxy for datagram traffic, with typed per-packet rules.",
@@ -21,7 +21,8 @@ struct L7mp: ParsableCommand {
   )
 
   /// Exit codes: 64 (ArgumentParser's usage error) is mapped to 2 as documented.
-  static func mainWithExitCodes() -> Never {
+  /// Long-running subcommands (`run`, `echo`, `bridge`, `repl`) are `AsyncParsableCommand`s.
+  static func mainWithExitCodes() async -> Never {
     LoggingSystem.bootstrap { label in
       var handler = StreamLogHandler.standardError(label: label)
       handler.logLevel =
@@ -32,7 +33,11 @@ struct L7mp: ParsableCommand {
     }
     do {
       var command = try parseAsRoot()
-      try command.run()
+      if var asyncCommand = command as? any AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
       Foundation.exit(0)
     } catch let exit as ExitCode {
       Foundation.exit(exit.rawValue)

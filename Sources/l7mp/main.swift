@@ -1,1 +1,1 @@
-L7mp.mainWithExitCodes()
+await L7mp.mainWithExitCodes()
