@@ -24,6 +24,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
   ],
   targets: [
     // System libraries (Debian: libyaml-dev, libedit-dev, libpcap-dev; `make deps` installs them).
@@ -72,9 +73,11 @@ let package = Package(
       name: "CRDBridge",
       dependencies: [
         "RuleLang", "Config", "CLibYAML", .product(name: "Logging", package: "swift-log"),
+        // Kubernetes list + watch and the proxies' control APIs: HTTP/1.1 and TLS.
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
       ]
     ),
     .executableTarget(
@@ -91,7 +94,17 @@ let package = Package(
       resources: [.copy("cases"), .copy("golden")]),
     .testTarget(name: "VMTests", dependencies: ["VM", "RuleLang"]),
     .testTarget(name: "ReplTests", dependencies: ["Repl"]),
-    .testTarget(name: "CRDBridgeTests", dependencies: ["CRDBridge", "Config"]),
+    .testTarget(
+      name: "CRDBridgeTests",
+      dependencies: [
+        "CRDBridge", "Config",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
+      resources: [.copy("Fixtures")]
+    ),
     .testTarget(name: "ConfigTests", dependencies: ["Config"]),
     .testTarget(
       name: "ProxyTests",
