@@ -152,6 +152,11 @@ final class UpstreamLink: @unchecked Sendable {
           return
         }
         state = .ready(channel)
+        guard channel.isActive else {
+          // Closed by the peer before we saw it open.
+          disconnected("the upstream closed the connection")
+          return
+        }
         while let buffer = pending.popFirst() { write(buffer, to: channel) }
         self.session?.linkStateChanged()
       case .failure(let error):

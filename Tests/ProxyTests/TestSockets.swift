@@ -175,3 +175,42 @@ func freePort(udp: Bool = true) -> Int {
   }
   return Int(UInt16(bigEndian: a.sin_port))
 }
+
+/// A Unix stream socket client.
+final class UnixTestClient {
+  let fd: Int32
+
+  init(path: String, timeout: Double = 2) throws {
+    fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    setTimeout(fd, timeout)
+    var a = sockaddr_un()
+    a.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: a.sun_path) else {
+      throw TestSocketError(description: "socket path too long: \(path)")
+    }
+    withUnsafeMutableBytes(of: &a.sun_path) { raw in
+      for (k, b) in bytes.enumerated() { raw[k] = b }
+    }
+    let r = withUnsafePointer(to: &a) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
+    }
+    guard r == 0 else { throw TestSocketError(description: "connect \(path): \(errno)") }
+  }
+
+  deinit { close(fd) }
+
+  func send(_ text: String) {
+    _ = Array(text.utf8).withUnsafeBytes {
+      Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+    }
+  }
+
+  func receiveText() -> String? {
+    var buf = [UInt8](repeating: 0, count: 65536)
+    let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+    return n <= 0 ? nil : String(decoding: buf[0..<n], as: UTF8.self)
+  }
+}
