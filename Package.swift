@@ -86,6 +86,8 @@ let package = Package(
         "RuleLang", "VM", "Config", "Proxy", "Repl", "CRDBridge",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
       ]
     ),
 

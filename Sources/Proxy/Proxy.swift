@@ -1,4 +1,4 @@
-/// The data plane (listeners, clusters, sessions, control API) arrives with issue 7.
+/// The data plane's log: listeners up, sessions failed, shutdown.
 import Logging
 
 let proxyLogger = Logger(label: "l7mp.proxy")

@@ -1,0 +1,47 @@
+import Config
+import NIOCore
+import Synchronization
+
+/// A configured listener: its rules (swapped as a whole), its counters, its bound channel.
+final class ListenerRuntime: Sendable {
+  let name: String
+  private let current: Mutex<ListenerConfig>
+  let counters: ListenerCounters
+  let runtime: ProxyRuntime
+  private let snapshot: Mutex<RulesSnapshot?>
+  private let boundChannel = Mutex<(any Channel)?>(nil)
+
+  init(
+    config: ListenerConfig, counters: ListenerCounters, runtime: ProxyRuntime,
+    rules: RulesSnapshot?
+  ) {
+    self.name = config.name
+    self.current = Mutex(config)
+    self.counters = counters
+    self.runtime = runtime
+    self.snapshot = Mutex(rules)
+  }
+
+  /// Replaced in place by a `put` that keeps the address (only the rulelist may change then).
+  var config: ListenerConfig {
+    get { current.withLock { $0 } }
+    set { current.withLock { $0 = newValue } }
+  }
+
+  /// The rules for the next packet.
+  var rules: RulesSnapshot? { snapshot.withLock { $0 } }
+
+  func setRules(_ rules: RulesSnapshot?) { snapshot.withLock { $0 = rules } }
+
+  var channel: (any Channel)? {
+    get { boundChannel.withLock { $0 } }
+    set { boundChannel.withLock { $0 = newValue } }
+  }
+
+  /// Where it is bound (the port the OS chose for port 0).
+  var localAddress: SocketAddress? { channel?.localAddress }
+
+  func close() async {
+    try? await channel?.close()
+  }
+}

@@ -1,0 +1,54 @@
+import Config
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// How `l7mp run` was asked to serve the control API (`--api-bind`, `--api-port`,
+/// `--api-token-file`). The data plane does not serve it; the control API is started from these.
+public struct ControlAPIOptions: Sendable, Hashable {
+  public var bind: String
+  public var port: Int
+  public var tokenFile: String?
+
+  public init(bind: String = "127.0.0.1", port: Int = AdminConfig.defaultPort, tokenFile: String?) {
+    self.bind = bind
+    self.port = port
+    self.tokenFile = tokenFile
+  }
+}
+
+/// The running data plane as a service: serves until a graceful shutdown (SIGTERM, SIGINT), then
+/// closes its listeners and sessions.
+public struct ProxyService: Service {
+  public let runtime: ProxyRuntime
+
+  public init(runtime: ProxyRuntime) { self.runtime = runtime }
+
+  public func run() async throws {
+    try? await gracefulShutdown()
+    proxyLogger.info("shutting down: closing listeners and sessions")
+    await runtime.shutdown()
+  }
+}
+
+/// Runs services until SIGTERM or SIGINT asks them to stop.
+public enum SignalHandling {
+  public static func run(_ services: [any Service], logger: Logger) async throws {
+    let group = ServiceGroup(
+      services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+      logger: logger)
+    try await group.run()
+  }
+}
+
+/// Keeps a server channel (`l7mp echo`) open until a graceful shutdown.
+public struct ChannelService: Service {
+  let channel: any Channel
+
+  public init(channel: any Channel) { self.channel = channel }
+
+  public func run() async throws {
+    try? await gracefulShutdown()
+    try? await channel.close()
+  }
+}

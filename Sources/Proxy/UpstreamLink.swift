@@ -1,0 +1,240 @@
+import Config
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import RuleLang
+
+/// One hop of a session: a connection to one endpoint of a cluster (or the virtual Echo and
+/// Discard). Messages queue while it connects; connection failures and disconnects follow the
+/// route's retry policy; when it gives up, the session fails.
+///
+/// Confined to the session's event loop.
+final class UpstreamLink: @unchecked Sendable {
+  private weak var session: Session?
+  let position: Int
+  let cluster: ClusterRuntime
+  let endpoint: EndpointConfig?
+  private let eventLoop: any EventLoop
+  private let route: RouteInfo
+
+  private enum State {
+    case idle
+    case connecting
+    case ready(any Channel)
+    case echo
+    case discard
+    case closed
+  }
+
+  private var state = State.idle
+  private var pending = CircularBuffer<ByteBuffer>()
+  private var attempts = 0
+  private var reconnects = 0
+
+  /// Messages kept while connecting; more are dropped (and counted).
+  static let pendingLimit = 1024
+
+  init(session: Session, position: Int, cluster: ClusterRuntime, endpoint: EndpointConfig?) {
+    self.session = session
+    self.position = position
+    self.cluster = cluster
+    self.endpoint = endpoint
+    self.eventLoop = session.eventLoop
+    self.route = session.route
+  }
+
+  var isReady: Bool {
+    switch state {
+    case .ready, .echo, .discard: return true
+    default: return false
+    }
+  }
+
+  func connect() {
+    switch cluster.config.spec.protocol {
+    case .echo: state = .echo
+    case .discard: state = .discard
+    default: attempt()
+    }
+    session?.linkStateChanged()
+  }
+
+  func send(_ buffer: ByteBuffer) {
+    cluster.counters.packetsOut.increment()
+    cluster.counters.bytesOut.increment(by: Int64(buffer.readableBytes))
+    switch state {
+    case .ready(let channel):
+      write(buffer, to: channel)
+    case .echo:
+      received(buffer)
+    case .discard:
+      break
+    case .idle, .connecting:
+      if pending.count < Self.pendingLimit {
+        // A copy the message's size: the received buffer may be a slice of a 64 KiB read buffer.
+        pending.append(ByteBuffer(bytes: buffer.readableBytesView))
+      } else {
+        session?.listener.counters.droppedUndeliverable.increment()
+      }
+    case .closed:
+      session?.listener.counters.droppedUndeliverable.increment()
+    }
+  }
+
+  /// A message from the upstream.
+  func received(_ buffer: ByteBuffer) {
+    cluster.counters.packetsIn.increment()
+    cluster.counters.bytesIn.increment(by: Int64(buffer.readableBytes))
+    session?.forward(buffer, from: position)
+  }
+
+  func close() {
+    if case .ready(let channel) = state { channel.close(promise: nil) }
+    state = .closed
+    pending.removeAll()
+  }
+
+  private func write(_ buffer: ByteBuffer, to channel: any Channel) {
+    switch cluster.config.spec.protocol {
+    case .webSocket:
+      let frame = WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: buffer)
+      channel.writeAndFlush(frame, promise: nil)
+    default:
+      channel.writeAndFlush(buffer, promise: nil)
+    }
+  }
+
+  private func attempt() {
+    guard let session, let endpoint else { return }
+    attempts += 1
+    state = .connecting
+    let address: SocketAddress
+    do {
+      address = try cluster.socketAddress(of: endpoint)
+    } catch {
+      session.fail("\(error)")
+      return
+    }
+    let timeout = TimeAmount.nanoseconds(max(route.timeout, 1_000_000))
+    let future: EventLoopFuture<any Channel>
+    switch cluster.config.spec.protocol {
+    case .udp:
+      future = DatagramBootstrap(group: eventLoop)
+        .channelInitializer { [self] channel in
+          channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(UpstreamDatagramHandler(link: self))
+          }
+        }
+        .connect(to: address)
+    case .tcp, .unixDomainSocket:
+      future = ClientBootstrap(group: eventLoop)
+        .connectTimeout(timeout)
+        .channelInitializer { [self] channel in
+          channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(UpstreamStreamHandler(link: self))
+          }
+        }
+        .connect(to: address)
+    case .webSocket:
+      future = WebSocketUpstream.connect(
+        link: self, to: address, host: endpoint.spec.address ?? "localhost",
+        path: cluster.config.spec.path ?? "/", headers: session.metadata.headerRewrites,
+        timeout: timeout, on: eventLoop)
+    case .echo, .discard:
+      return
+    }
+    future.whenComplete { [self] result in
+      switch result {
+      case .success(let channel):
+        guard case .connecting = state else {
+          channel.close(promise: nil)
+          return
+        }
+        state = .ready(channel)
+        guard channel.isActive else {
+          // Closed by the peer before we saw it open.
+          disconnected("the upstream closed the connection")
+          return
+        }
+        while let buffer = pending.popFirst() { write(buffer, to: channel) }
+        self.session?.linkStateChanged()
+      case .failure(let error):
+        connectFailed(error)
+      }
+    }
+  }
+
+  private func connectFailed(_ error: any Error) {
+    guard case .connecting = state else { return }
+    cluster.counters.connectFailures.increment()
+    let policy = route.retryOn
+    if (policy == .connectFailure || policy == .always) && attempts <= route.retries {
+      // A short pause, growing with each attempt, so a refused connection is not hammered.
+      let backoff = TimeAmount.milliseconds(Int64(min(50 * attempts, 1000)))
+      state = .idle
+      eventLoop.scheduleTask(in: backoff) { [self] in
+        if case .idle = state { attempt() }
+      }
+      return
+    }
+    state = .closed
+    session?.fail(
+      "cannot connect to cluster '\(cluster.name)' endpoint '\(endpoint?.name ?? "?")' after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(error)"
+    )
+  }
+
+  /// The upstream connection ended or failed while in use.
+  func disconnected(_ reason: String) {
+    guard case .ready(let channel) = state else { return }
+    channel.close(promise: nil)
+    cluster.counters.disconnects.increment()
+    let policy = route.retryOn
+    if (policy == .disconnect || policy == .always) && reconnects < route.retries {
+      reconnects += 1
+      attempts = 0
+      attempt()
+      session?.linkStateChanged()
+      return
+    }
+    state = .closed
+    session?.fail("cluster '\(cluster.name)' endpoint '\(endpoint?.name ?? "?")': \(reason)")
+  }
+}
+
+/// Datagrams from a connected UDP upstream socket.
+final class UpstreamDatagramHandler: ChannelInboundHandler {
+  typealias InboundIn = AddressedEnvelope<ByteBuffer>
+  let link: UpstreamLink
+
+  init(link: UpstreamLink) { self.link = link }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    link.received(unwrapInboundIn(data).data)
+  }
+
+  /// A connected UDP socket reports an ICMP port unreachable as ECONNREFUSED on the next read.
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    link.disconnected("\(error)")
+  }
+}
+
+/// Bytes from a TCP or Unix-socket upstream: each read is passed on as one message.
+final class UpstreamStreamHandler: ChannelInboundHandler {
+  typealias InboundIn = ByteBuffer
+  let link: UpstreamLink
+
+  init(link: UpstreamLink) { self.link = link }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    link.received(unwrapInboundIn(data))
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    link.disconnected("the upstream closed the connection")
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    context.close(promise: nil)
+  }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+/// `l7mp run` and `l7mp echo` as processes, with socat as the client.
+@Suite(.serialized) struct RunCommandTests {
+  /// A config folder: `proxy.json` and `rules/main.rules`.
+  static func configFolder(_ json: String, rules: String) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "l7mp-run-\(UUID().uuidString)")
+    let ruleDir = dir.appendingPathComponent("rules")
+    try FileManager.default.createDirectory(at: ruleDir, withIntermediateDirectories: true)
+    try rules.write(
+      to: ruleDir.appendingPathComponent("main.rules"), atomically: true, encoding: .utf8)
+    let config = dir.appendingPathComponent("proxy.json")
+    try json.write(to: config, atomically: true, encoding: .utf8)
+    return config.path
+  }
+
+  /// socat as a UDP client: sends `text`, prints what comes back within a second.
+  static func socatUDP(_ text: String, port: Int) throws -> String {
+    let r = try Process.capture(
+      "/usr/bin/socat", ["-t", "1", "-T", "2", "-", "UDP4:127.0.0.1:\(port)"], stdin: text)
+    return r
+  }
+
+  @Test func udpProxyBetweenSocatAndEchoServer() throws {
+    let echo = try ServerProcess.l7mp(["echo", "--udp", "127.0.0.1:0"])
+    defer { echo.stop() }
+    #expect(echo.waitForOutput("listening on"), "\(echo.stderr)")
+    let echoPort = try #require(echo.port(after: "listening on"))
+    let port = freeLoopbackPort(udp: true)
+    let config = try Self.configFolder(
+      """
+      {"listeners": [{"name": "in", "spec": {"protocol": "UDP", "address": "127.0.0.1", "port": \(port)}, "rules": "in"}],
+       "clusters": [{"name": "upstream", "spec": {"protocol": "UDP", "port": \(echoPort)},
+                     "endpoints": [{"spec": {"address": "127.0.0.1"}}]}],
+       "rulelists": [{"name": "main", "file": "rules/main.rules"}]}
+      """,
+      rules: """
+        rulelist in for UDP {
+          rule secret when payload starts "secret" { drop }
+          rule rest { route to upstream }
+        }
+        """)
+    let proxy = try ServerProcess.l7mp(["run", "--config", config])
+    defer { proxy.stop() }
+    #expect(proxy.waitForOutput("l7mp: ready"), "\(proxy.stderr)")
+    #expect(proxy.stdout.contains("listener in (UDP) on"))
+    #expect(
+      try Self.socatUDP("hello through the proxy\n", port: port) == "hello through the proxy\n")
+    #expect(try Self.socatUDP("secret stuff\n", port: port) == "")
+    #expect(proxy.stop() == 0, "\(proxy.stderr)")
+    #expect(echo.stop() == 0)
+  }
+
+  @Test func ruleErrorsNameTheFileAndNothingRuns() throws {
+    let config = try Self.configFolder(
+      """
+      {"listeners": [{"name": "in", "spec": {"protocol": "UDP", "port": \(freeLoopbackPort(udp: true))}, "rules": "in"}],
+       "rulelists": [{"name": "main", "file": "rules/main.rules"}]}
+      """,
+      rules: "rulelist in for UDP {\n  rule a when IP.src_adr == 1.2.3.4 { drop }\n}\n")
+    let r = try CLI.run(["run", "--config", config])
+    #expect(r.status == 2)
+    #expect(
+      r.stderr.contains("main.rules:2:15: error: unknown metadata field 'IP.src_adr'"),
+      "\(r.stderr)")
+  }
+
+  @Test func badConfigFilesAreUsageErrors() throws {
+    let missing = try CLI.run(["run", "--config", "/nonexistent/proxy.json"])
+    #expect(missing.status == 2)
+    #expect(missing.stderr.contains("cannot read '/nonexistent/proxy.json': no such file"))
+    let unknown = try CLI.temporaryFile("bad.json", #"{"listeners": [], "clustres": []}"#)
+    let r = try CLI.run(["run", "--config", unknown])
+    #expect(r.status == 2)
+    #expect(r.stderr.contains("bad.json: error: clustres: unknown key 'clustres'"), "\(r.stderr)")
+    let noFile = try Self.configFolder(
+      #"{"rulelists": [{"name": "x", "file": "rules/absent.rules"}]}"#, rules: "")
+    let r2 = try CLI.run(["run", "--config", noFile])
+    #expect(r2.status == 2)
+    #expect(r2.stderr.contains("cannot read rule file"), "\(r2.stderr)")
+    #expect(r2.stderr.contains("absent.rules"))
+  }
+
+  @Test func echoNeedsExactlyOneServer() throws {
+    let none = try CLI.run(["echo"])
+    #expect(none.status == 2)
+    #expect(none.stderr.contains("give exactly one of"))
+    let bad = try CLI.run(["echo", "--udp", "nonsense"])
+    #expect(bad.status == 2)
+  }
+
+  @Test func echoServersAnswerSocat() throws {
+    let tcp = try ServerProcess.l7mp(["echo", "--tcp", "127.0.0.1:0"])
+    defer { tcp.stop() }
+    #expect(tcp.waitForOutput("listening on"))
+    let port = try #require(tcp.port(after: "listening on"))
+    let reply = try Process.capture(
+      "/usr/bin/socat", ["-t", "1", "-T", "2", "-", "TCP4:127.0.0.1:\(port)"], stdin: "over tcp\n")
+    #expect(reply == "over tcp\n")
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "l7mp-echo-\(UUID().uuidString).sock"
+    ).path
+    let uds = try ServerProcess.l7mp(["echo", "--uds", path])
+    defer { uds.stop() }
+    #expect(uds.waitForOutput("listening on"))
+    let r2 = try Process.capture(
+      "/usr/bin/socat", ["-t", "1", "-T", "2", "-", "UNIX-CONNECT:\(path)"], stdin: "over uds\n")
+    #expect(r2 == "over uds\n")
+  }
+}
+
+extension Process {
+  /// Runs a tool to completion (bounded: the tools are given their own timeouts) and returns its
+  /// standard output.
+  static func capture(_ path: String, _ arguments: [String], stdin: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    let out = Pipe()
+    let input = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    p.standardInput = input
+    try p.run()
+    input.fileHandleForWriting.write(Data(stdin.utf8))
+    try input.fileHandleForWriting.close()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+  }
+}
