@@ -87,7 +87,7 @@ let package = Package(
       resources: [.copy("cases"), .copy("golden")]),
     .testTarget(name: "VMTests", dependencies: ["VM", "RuleLang"]),
     .testTarget(name: "ReplTests", dependencies: ["Repl"]),
-    .testTarget(name: "CRDBridgeTests", dependencies: ["CRDBridge", "Config"]),
+    .testTarget(name: "CRDBridgeTests", dependencies: ["CRDBridge", "Config", "RuleLang"]),
     .testTarget(name: "ConfigTests", dependencies: ["Config"]),
     .testTarget(
       name: "ProxyTests",
