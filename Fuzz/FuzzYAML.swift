@@ -10,7 +10,8 @@
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-  let lines = bytes.count { $0 == UInt8(ascii: "\n") } + 1
+  // An upper bound on YAML's lines: it also breaks lines at CR, NEL, LS and PS.
+  let lines = bytes.count { $0 == 0x0A || $0 == 0x0D || $0 == 0x85 || $0 == 0xA8 || $0 == 0xA9 } + 1
   let limits = YAMLLimits(
     maxBytes: 1 << 16, maxDepth: 64, maxNodes: 100_000, maxAliasExpansion: 10_000)
   let docs: [YAMLNode]

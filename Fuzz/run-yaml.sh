@@ -20,7 +20,8 @@ mkdir -p "$OUT" "$CORPUS" "$CRASHES"
 
 echo "== building $BIN"
 mapfile -t FILES < <(find Sources/Config -name '*.swift' | sort)
-"$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -module-name FuzzYAML \
+"$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -use-ld=lld \
+  -module-name FuzzYAML \
   -I Sources/CLibYAML -lyaml "${FILES[@]}" Fuzz/FuzzYAML.swift -o "$BIN"
 
 echo "== seeding $CORPUS"

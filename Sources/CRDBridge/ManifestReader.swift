@@ -108,13 +108,13 @@ extension NodeReader {
     var expressions: [LabelExpression] = []
     for e in list(f["matchExpressions"]?.value) {
       guard let ef = fields(e, "a matchExpressions item", known: ["key", "operator", "values"]),
-        let key = string(ef["key"]?.value, "key"),
-        let opText = string(ef["operator"]?.value, "operator")
+        let key = string(ef["key"]?.value, "key"), let opNode = ef["operator"]?.value,
+        let opText = string(opNode, "operator")
       else { continue }
       guard let op = LabelExpression.Operator(rawValue: opText) else {
         let known = LabelExpression.Operator.allCases.map(\.rawValue).joined(separator: ", ")
         error(
-          "unknown selector operator '\(opText)'; expected one of: \(known)", ef["operator"]!.value)
+          "unknown selector operator '\(opText)'; expected one of: \(known)", opNode)
         continue
       }
       let values = list(ef["values"]?.value).compactMap { text($0, "values") }

@@ -22,11 +22,7 @@ struct RuleSourceWriter {
 
   /// The innermost manifest node the text at `offset` was written for.
   func origin(of offset: Int) -> ManifestLocation? {
-    var best: (range: Range<Int>, origin: ManifestLocation)?
-    for s in spans where s.range.contains(offset) {
-      if best == nil || s.range.count < best!.range.count { best = s }
-    }
-    return best?.origin
+    spans.filter { $0.range.contains(offset) }.min { $0.range.count < $1.range.count }?.origin
   }
 }
 

@@ -30,9 +30,9 @@ struct TargetResolver {
     var namespaces: [String: Set<String>] = [:]
     for vs in m.virtualServices {
       let key = ObjectKey(namespace: vs.meta.namespace, name: vs.meta.name)
-      if virtualServices[key] != nil {
+      if let first = virtualServices[key] {
         diagnostics.error(
-          "VirtualService '\(vs.meta.namespace)/\(vs.meta.name)' is defined twice (first at \(virtualServices[key]!.location))",
+          "VirtualService '\(vs.meta.namespace)/\(vs.meta.name)' is defined twice (first at \(first.location))",
           at: vs.location)
       } else {
         virtualServices[key] = vs
