@@ -82,15 +82,13 @@ public struct Translation: Sendable {
     // Proxy sets: pods grouped by the VirtualServices (with listeners) that select them.
     var servicesOfPod: [Int: [Int]] = [:]
     for (i, vs) in manifests.virtualServices.enumerated() where !vs.isStub && vs.selector != nil {
-      let pods = resolver.pods(vs.selector, namespace: vs.meta.namespace)
+      let pods = resolver.podIndexes(vs.selector, namespace: vs.meta.namespace)
       if pods.isEmpty {
         diagnostics.warning(
           "VirtualService '\(vs.meta.name)' selects no pods: its listeners run nowhere",
           at: vs.selectorLocation ?? vs.location)
       }
-      for pod in pods {
-        if let p = manifests.pods.firstIndex(of: pod) { servicesOfPod[p, default: []].append(i) }
-      }
+      for p in pods { servicesOfPod[p, default: []].append(i) }
     }
     var groups: [[Int]: [Int]] = [:]
     for (pod, services) in servicesOfPod { groups[services, default: []].append(pod) }

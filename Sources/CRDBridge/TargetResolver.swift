@@ -55,25 +55,36 @@ struct TargetResolver {
 
   /// The pods a selector picks, in a VirtualService's namespace.
   func pods(_ selector: ProxySelector?, namespace: String) -> [Pod] {
+    podIndexes(selector, namespace: namespace).map { manifests.pods[$0] }
+  }
+
+  /// The same, as indexes into `manifests.pods`.
+  func podIndexes(_ selector: ProxySelector?, namespace: String) -> [Int] {
     switch selector {
     case nil:
       return []
     case .labels(let match, let expressions):
-      return manifests.pods.filter { pod in
-        pod.meta.namespace == namespace
+      return manifests.pods.indices.filter { i in
+        let pod = manifests.pods[i]
+        return pod.meta.namespace == namespace
           && match.allSatisfy { pod.meta.labels[$0.key] == $0.value }
           && expressions.allSatisfy { $0.matches(pod.meta.labels) }
       }
     case .service(let name, let ns):
       guard let s = services[ObjectKey(namespace: ns, name: name)] else { return [] }
-      return pods(of: s)
+      return podIndexes(of: s)
     }
   }
 
   func pods(of service: KubernetesService) -> [Pod] {
+    podIndexes(of: service).map { manifests.pods[$0] }
+  }
+
+  func podIndexes(of service: KubernetesService) -> [Int] {
     guard !service.selector.isEmpty else { return [] }
-    return manifests.pods.filter { pod in
-      pod.meta.namespace == service.meta.namespace
+    return manifests.pods.indices.filter { i in
+      let pod = manifests.pods[i]
+      return pod.meta.namespace == service.meta.namespace
         && service.selector.allSatisfy { pod.meta.labels[$0.key] == $0.value }
     }
   }
