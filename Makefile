@@ -16,7 +16,7 @@ help:
 	@echo "make run    install, build, and run l7mp on the built-in example"
 	@echo "make test   install, build, and run every test"
 	@echo "make bench  benchmarks (release build, ordo-one/benchmark)"
-	@echo "make fuzz   libFuzzer on the front end and on the program decoder+verifier+VM (FUZZ_SECONDS=60 each)"
+	@echo "make fuzz   libFuzzer on the front end, the program decoder+verifier+VM and the YAML reader (FUZZ_SECONDS=60 each)"
 	@echo "make format swift format the sources in place"
 	@echo "make lint   swift format lint (what CI checks)"
 
@@ -59,6 +59,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	bash Fuzz/run.sh $(FUZZ_SECONDS)
 	bash Fuzz/run-program.sh $(FUZZ_SECONDS)
+	bash Fuzz/run-yaml.sh $(FUZZ_SECONDS)
 
 format:
 	$(SWIFT) format --in-place --recursive --parallel Package.swift Sources Tests Benchmarks Fuzz

@@ -99,7 +99,7 @@ let package = Package(
     .testTarget(
       name: "CRDBridgeTests",
       dependencies: [
-        "CRDBridge", "Config",
+        "CRDBridge", "Config", "RuleLang",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,22 +1,51 @@
-import Foundation
-
 /// Reads configuration objects from text: `l7mp run --config FILE`, control API bodies.
 ///
-/// Today this decodes JSON; the YAML reader (libyaml node tree with positions, issue 5) replaces the
-/// body of `decode` so that YAML — a superset of JSON — is accepted everywhere, with every error
-/// naming the input, line and column.
+/// The text is YAML (libyaml; JSON is YAML too), read with `YAMLReader`'s limits and decoded with
+/// `YAMLDecoder`, so every error names the input, line and column.
 public enum ConfigDocument {
   /// Decodes `T` from `data`, a document named `name` in messages (a path, or "request body").
   public static func decode<T: Decodable>(_ type: T.Type, from data: [UInt8], name: String)
     throws(ConfigError) -> T
   {
+    let node = try YAMLReader.document(data, name: name)
+    return try decode(T.self, from: node, name: name)
+  }
+
+  /// Decodes `T` from a node already read (one document of a multi-document stream).
+  public static func decode<T: Decodable>(_ type: T.Type, from node: YAMLNode, name: String)
+    throws(ConfigError) -> T
+  {
     do {
-      return try JSONDecoder().decode(T.self, from: Data(data))
+      return try YAMLDecoder().decode(T.self, from: node)
     } catch let e as DecodingError {
-      throw ConfigError(input: name, line: nil, column: nil, message: ConfigError.describe(e))
+      throw ConfigError(decoding: e, in: node, input: name)
+    } catch let e as ConfigError {
+      throw e
     } catch {
       throw ConfigError(input: name, line: nil, column: nil, message: "\(error)")
     }
+  }
+}
+
+extension ConfigError {
+  /// A decoding error placed at the node its coding path leads to: the key for an unknown key, the
+  /// value for anything else.
+  public init(decoding error: DecodingError, in root: YAMLNode, input: String) {
+    let path: [any CodingKey]
+    switch error {
+    case .keyNotFound(_, let c), .typeMismatch(_, let c), .valueNotFound(_, let c),
+      .dataCorrupted(let c):
+      path = c.codingPath
+    @unknown default:
+      path = []
+    }
+    let (node, key) = yamlNode(at: path, in: root)
+    var mark = node.mark
+    if case .dataCorrupted(let c) = error, c.debugDescription.hasPrefix("unknown key"), let key {
+      mark = key.mark
+    }
+    self.init(
+      input: input, line: mark.line, column: mark.column, message: ConfigError.describe(error))
   }
 }
 
@@ -56,7 +85,8 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
         c.debugDescription.hasPrefix("No value associated") ? "" : " (\(c.debugDescription))"
       return "missing key '\(key.stringValue)' in \(at)\(why)"
     case .typeMismatch(let t, let c):
-      return "\(path(c.codingPath)): expected \(typeName(t))"
+      let found = c.debugDescription.hasPrefix("found ") ? ", " + c.debugDescription : ""
+      return "\(path(c.codingPath)): expected \(typeName(t))\(found)"
     case .valueNotFound(let t, let c):
       return "\(path(c.codingPath)): expected \(typeName(t)), found null"
     case .dataCorrupted(let c):

@@ -1,0 +1,111 @@
+import Config
+
+/// Rule source under construction, remembering for every piece of text the manifest node it came
+/// from, so that a rule-language diagnostic can be reported at that node.
+struct RuleSourceWriter {
+  private(set) var text = ""
+  private var length = 0
+  /// Byte ranges of `text` and the manifest node each was written for.
+  private var spans: [(range: Range<Int>, origin: ManifestLocation)] = []
+
+  mutating func write(_ s: String) {
+    text += s
+    length += s.utf8.count
+  }
+
+  /// Writes what `body` writes, attributed to `origin` (inner attributions are more precise).
+  mutating func from(_ origin: ManifestLocation, _ body: (inout RuleSourceWriter) -> Void) {
+    let start = length
+    body(&self)
+    spans.append((start..<max(length, start + 1), origin))
+  }
+
+  /// The innermost manifest node the text at `offset` was written for.
+  func origin(of offset: Int) -> ManifestLocation? {
+    spans.filter { $0.range.contains(offset) }.min { $0.range.count < $1.range.count }?.origin
+  }
+}
+
+/// Rule-language spellings of values and names.
+enum RuleSyntax {
+  /// A string literal, escaped.
+  static func quoted(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+      switch u {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\t": out += "\\t"
+      case "\r": out += "\\r"
+      case "\0": out += "\\0"
+      default:
+        if u.value < 0x20 || u.value == 0x7F {
+          out += "\\x" + (u.value < 16 ? "0" : "") + String(u.value, radix: 16)
+        } else {
+          out.unicodeScalars.append(u)
+        }
+      }
+    }
+    return out + "\""
+  }
+
+  /// `[A-Za-z_][A-Za-z0-9_]*` joined by `-`: what a name part may be.
+  static func isNamePart(_ s: Substring) -> Bool {
+    guard let first = s.unicodeScalars.first, first == "_" || isLetter(first) else { return false }
+    return s.unicodeScalars.allSatisfy { $0 == "_" || isLetter($0) || ("0"..."9").contains($0) }
+  }
+
+  static func isLetter(_ u: Unicode.Scalar) -> Bool {
+    ("a"..."z").contains(u) || ("A"..."Z").contains(u)
+  }
+
+  /// Whether `s` can be written as a rule, rulelist or target name.
+  static func isName(_ s: String) -> Bool {
+    !s.isEmpty
+      && s.split(separator: "-", omittingEmptySubsequences: false).allSatisfy { part in
+        part.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isNamePart)
+      }
+  }
+
+  /// l7mp's metadata path (`/IP/src_addr`, `HTTP/headers/x-id`, a JSON pointer) as a rule-language
+  /// path (`IP.src_addr`, `HTTP.headers.x-id`, `HTTP.headers["x y"]`); nil with a reason if it
+  /// cannot be one.
+  static func metadataPath(_ pointer: String) -> Result<String, PathError> {
+    var p = Substring(pointer)
+    if p.hasPrefix("/") { p = p.dropFirst() }
+    let segments = p.split(separator: "/", omittingEmptySubsequences: false).map {
+      $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+    }
+    guard !p.isEmpty, !segments.contains(where: \.isEmpty) else {
+      return .failure(
+        PathError(message: "'\(pointer)' is not a metadata path such as /IP/src_addr"))
+    }
+    guard isNamePart(Substring(segments[0])) else {
+      return .failure(PathError(message: "'\(segments[0])' cannot start a metadata path"))
+    }
+    var out = segments[0]
+    var bracketed = false
+    for s in segments.dropFirst() {
+      let plain = s.split(separator: "-", omittingEmptySubsequences: false).allSatisfy(isNamePart)
+      if plain && !bracketed {
+        out += "." + s
+      } else {
+        bracketed = true
+        out += "[" + quoted(s) + "]"
+      }
+    }
+    return .success(out)
+  }
+
+  struct PathError: Error {
+    let message: String
+  }
+}
+
+extension String {
+  fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+    guard contains(target) else { return self }
+    return split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+  }
+}
