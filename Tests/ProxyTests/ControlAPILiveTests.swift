@@ -1,8 +1,11 @@
+import Config
+import ControlClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOPosix
 import Proxy
 import Testing
 
@@ -56,6 +59,60 @@ import Testing
       let deleted = try Self.curl(auth + ["-X", "DELETE", base + "/api/v1/listeners/udp-in"])
       #expect(deleted.status == 200)
       #expect(await fake.calls == ["addListener udp-in", "deleteListener udp-in"])
+    }
+  }
+
+  @Test func garbageIsAnsweredOrDroppedAndTheServerKeepsServing() async throws {
+    let fake = FakeProxyControl()
+    try await withControlAPIServer(fake) { port in
+      let garbage = [
+        "\u{0}\u{1}\u{2}garbage\r\n\r\n",
+        "GET / HTTP/9.9\r\n\r\n",
+        "POST /api/v1/listeners HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        "GET /" + String(repeating: "A", count: 200_000) + " HTTP/1.1\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\n" + String(repeating: "X-A: b\r\n", count: 20_000) + "\r\n",
+      ]
+      for request in garbage {
+        let answer = try await Self.rawExchange(port: port, Array(request.utf8))
+        // A 4xx answer, or the connection closed without one: never a hang, never a 2xx.
+        #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 4"), "\(answer.prefix(80))")
+      }
+      #expect(try await ControlClient(port: port).list(ListenerConfig.self).isEmpty)
+      #expect(await fake.calls.isEmpty)
+    }
+  }
+
+  /// Writes `bytes` on a fresh connection and reads until the server closes it (at most 20 s).
+  static func rawExchange(port: Int, _ bytes: [UInt8]) async throws -> String {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+      .connect(host: "127.0.0.1", port: port) { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+        }
+      }
+    return try await withThrowingTaskGroup(of: String?.self) { group in
+      group.addTask {
+        try await channel.executeThenClose { inbound, outbound in
+          // The server may close before it has read everything: a failed write is an answer too.
+          try? await outbound.write(ByteBuffer(bytes: bytes))
+          var answer = ""
+          do {
+            for try await buffer in inbound { answer += String(buffer: buffer) }
+          } catch {
+            // A reset after the answer is a close.
+          }
+          return answer
+        }
+      }
+      group.addTask {
+        try await Task.sleep(for: .seconds(20))
+        return nil
+      }
+      defer { group.cancelAll() }
+      guard let first = try await group.next(), let answer = first else {
+        throw ControlAPITestError(message: "the server neither answered nor closed within 20 s")
+      }
+      return answer
     }
   }
 

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Proxy
+import ServiceLifecycle
 
 /// Runs `body` against the control API over `fake`, without a socket (`.router`) or over a real
 /// loopback socket (`.live`).
@@ -97,8 +98,8 @@ enum Bodies {
     """
 }
 
-/// Runs `ControlAPI.application` as `l7mp run` does (its own socket, port 0 unless told), calls
-/// `body` with the bound port, then stops the server.
+/// Runs `ControlAPI.application` as `l7mp run` does (its own socket, port 0 unless told, in a
+/// service group), calls `body` with the bound port, then shuts the group down gracefully.
 func withControlAPIServer(
   _ fake: FakeProxyControl, options: ControlAPIOptions = ControlAPIOptions(port: 0),
   _ body: @escaping @Sendable (Int) async throws -> Void
@@ -107,13 +108,21 @@ func withControlAPIServer(
   let app = ControlAPI.application(
     control: fake, options: options, logger: testLogger,
     onRunning: { port in portSink.yield(port) })
+  let services = ServiceGroup(
+    configuration: ServiceGroupConfiguration(services: [app], logger: testLogger))
   try await withThrowingTaskGroup(of: Void.self) { group in
-    group.addTask { try await app.run() }
-    defer { group.cancelAll() }
-    guard let port = await first(of: ports, within: .seconds(30)) else {
-      throw ControlAPITestError(message: "the control API did not start within 30 s")
+    group.addTask { try await services.run() }
+    do {
+      guard let port = await first(of: ports, within: .seconds(30)) else {
+        throw ControlAPITestError(message: "the control API did not start within 30 s")
+      }
+      try await body(port)
+    } catch {
+      await services.triggerGracefulShutdown()
+      throw error
     }
-    try await body(port)
+    await services.triggerGracefulShutdown()
+    try await group.waitForAll()
   }
 }
 
