@@ -26,7 +26,9 @@ public struct WrappedObject<Object: ControlObject>: Codable, Sendable {
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: Key.self)
-    for key in c.allKeys where key.stringValue != Object.kind {
+    // The first in sorted order, so the message does not depend on the decoder's key order.
+    let unknown = c.allKeys.filter { $0.stringValue != Object.kind }
+    if let key = unknown.min(by: { $0.stringValue < $1.stringValue }) {
       throw DecodingError.dataCorrupted(
         .init(
           codingPath: [key],

@@ -1,3 +1,4 @@
+import Config
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -7,9 +8,12 @@ import Testing
 
 /// Who may do what: the bearer token, writes without a token, and the body size limit.
 @Suite struct ControlAPISecurityTests {
-  @Test func withoutATokenWritesNeedLoopback() async throws {
+  /// Over a real socket too: refused writes leave their body unread, and the connection must
+  /// still carry the next request.
+  @Test(arguments: [false, true])
+  func withoutATokenWritesNeedLoopback(live: Bool) async throws {
     let exposed = ControlAPIOptions(address: "0.0.0.0", port: 0)
-    try await withControlAPI(options: exposed) { client, fake in
+    try await withControlAPI(options: exposed, setup: live ? .live : .router) { client, fake in
       let read = try await client.send(.get, "/api/v1/listeners")
       #expect(read.status == .ok)
       let metrics = try await client.send(.get, "/metrics")
@@ -36,9 +40,10 @@ import Testing
     }
   }
 
-  @Test func withATokenEveryRequestButTheProbesNeedsIt() async throws {
+  @Test(arguments: [false, true])
+  func withATokenEveryRequestButTheProbesNeedsIt(live: Bool) async throws {
     let options = ControlAPIOptions(address: "0.0.0.0", port: 0, token: "s3cret-token")
-    try await withControlAPI(options: options) { client, fake in
+    try await withControlAPI(options: options, setup: live ? .live : .router) { client, fake in
       for path in ["/api/v1/listeners", "/metrics", "/api/v1/sessions", "/nowhere"] {
         let r = try await client.send(.get, path)
         #expect(r.status == .unauthorized, "\(path)")
@@ -132,6 +137,25 @@ import Testing
       Issue.record("a missing token file was read")
     } catch {
       #expect(error.message == "\(missing): cannot read the API token file")
+    }
+  }
+
+  @Test func optionsForRun() throws {
+    let admin = AdminConfig(address: "127.0.0.1", port: 4321)
+    let plain = try ControlAPIOptions.forRun(admin: admin)
+    #expect(plain == ControlAPIOptions(address: "127.0.0.1", port: 4321))
+    #expect(plain.maxBodyBytes == 1 << 20)
+    let bound = try ControlAPIOptions.forRun(admin: admin, bind: "0.0.0.0")
+    #expect(bound.address == "0.0.0.0")
+    #expect(!bound.isLoopback)
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "l7mp-token-\(UUID().uuidString)"
+    ).path
+    try "tok\n".write(toFile: path, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    #expect(try ControlAPIOptions.forRun(admin: admin, tokenFile: path).token == "tok")
+    #expect(throws: ControlAPIOptionsError.self) {
+      try ControlAPIOptions.forRun(admin: admin, tokenFile: path + ".missing")
     }
   }
 

@@ -33,7 +33,12 @@ public enum ControlAPI {
     control: any ProxyControl, options: ControlAPIOptions, logger: Logger,
     onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
   ) -> Server {
-    Application(
+    if options.token == nil && !options.isLoopback {
+      logger.warning(
+        "control API on \(options.address) without a token: reads are open to the network, writes are refused (--api-token-file)"
+      )
+    }
+    return Application(
       router: router(control: control, options: options, logger: logger),
       server: .http1(
         configuration: .init(idleTimeout: .seconds(options.idleTimeoutSeconds))),

@@ -30,6 +30,16 @@ public struct ControlAPIOptions: Sendable, Hashable {
     self.idleTimeoutSeconds = idleTimeoutSeconds
   }
 
+  /// What `l7mp run` serves: the configuration's `admin:` address and port, `--api-bind` over
+  /// the address, and the token read from `--api-token-file`.
+  public static func forRun(admin: AdminConfig, bind: String? = nil, tokenFile: String? = nil)
+    throws(ControlAPIOptionsError) -> ControlAPIOptions
+  {
+    ControlAPIOptions(
+      address: bind ?? admin.address, port: admin.port,
+      token: try tokenFile.map { path throws(ControlAPIOptionsError) in try token(fromFile: path) })
+  }
+
   /// Whether only this host can reach the API: a 127.0.0.0/8 or ::1 address, or `localhost`.
   /// Without a token, writes are accepted only then.
   public var isLoopback: Bool { Self.isLoopback(address) }
