@@ -61,6 +61,16 @@ let package = Package(
         .product(name: "Prometheus", package: "swift-prometheus"),
       ]
     ),
+    // A client of the control API (NIOHTTP1), for the CRD bridge's reconciler.
+    .target(
+      name: "ControlClient",
+      dependencies: [
+        "Config",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ]
+    ),
     // Interactive prompt and capture reading.
     .target(
       name: "Repl",
@@ -111,11 +121,12 @@ let package = Package(
     .testTarget(
       name: "ProxyTests",
       dependencies: [
-        "Proxy", "Config", "RuleLang", "VM",
+        "Proxy", "Config", "RuleLang", "VM", "ControlClient",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
     .testTarget(name: "EndToEndTests", dependencies: ["RuleLang", "l7mp"]),
