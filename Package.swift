@@ -82,7 +82,8 @@ let package = Package(
     .target(
       name: "CRDBridge",
       dependencies: [
-        "RuleLang", "Config", "CLibYAML", .product(name: "Logging", package: "swift-log"),
+        "RuleLang", "Config", "ControlClient", "CLibYAML",
+        .product(name: "Logging", package: "swift-log"),
         // Kubernetes list + watch and the proxies' control APIs: HTTP/1.1 and TLS.
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
