@@ -116,6 +116,22 @@ import Testing
       Issue.record("expected a transport error, got \(String(describing: error))")
     }
   }
+
+  @Test func aServerThatNeverAnswersTimesOut() async throws {
+    // Accepts connections and reads nothing: the request is written, no answer ever comes.
+    let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+      .bind(host: "127.0.0.1", port: 0).get()
+    let port = try #require(server.localAddress?.port)
+    let error = await failure { () async throws(ControlClientError) -> [ClusterConfig] in
+      try await ControlClient(port: port, timeout: .milliseconds(300)).list(ClusterConfig.self)
+    }
+    try await server.close()
+    if case .timeout(let message) = error {
+      #expect(message.contains("GET http://127.0.0.1:\(port)/api/v1/clusters: no answer within"))
+    } else {
+      Issue.record("expected a timeout, got \(String(describing: error))")
+    }
+  }
 }
 
 /// The error `body` fails with, or nil when it succeeds.
