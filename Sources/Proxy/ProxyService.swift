@@ -3,20 +3,6 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// How `l7mp run` was asked to serve the control API (`--api-bind`, `--api-port`,
-/// `--api-token-file`). The data plane does not serve it; the control API is started from these.
-public struct ControlAPIOptions: Sendable, Hashable {
-  public var bind: String
-  public var port: Int
-  public var tokenFile: String?
-
-  public init(bind: String = "127.0.0.1", port: Int = AdminConfig.defaultPort, tokenFile: String?) {
-    self.bind = bind
-    self.port = port
-    self.tokenFile = tokenFile
-  }
-}
-
 /// The running data plane as a service: serves until a graceful shutdown (SIGTERM, SIGINT), then
 /// closes its listeners and sessions.
 public struct ProxyService: Service {

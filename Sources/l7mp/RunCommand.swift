@@ -17,28 +17,36 @@ struct RunCommand: AsyncParsableCommand {
 
       Once every listener is bound, one line per listener goes to standard output:
         l7mp: listener NAME (PROTOCOL) on ADDRESS
-      then 'l7mp: ready'. SIGTERM or SIGINT closes listeners and sessions and exits 0.
+      then, once the control API listens (docs/api.md),
+        l7mp: control API on ADDRESS:PORT
+        l7mp: ready
+      SIGTERM or SIGINT closes the API, listeners and sessions and exits 0.
 
       Exit status: 0 after a graceful shutdown; 2 when the configuration cannot be read, has \
       errors, or a listener cannot bind.
       """
   )
 
-  @Option(name: .customLong("config"), help: "The configuration file (JSON; YAML once supported).")
+  @Option(name: .customLong("config"), help: "The configuration file (YAML or JSON).")
   var config: String
 
-  @Option(help: "Address the control API binds to (writes need a token unless it is loopback).")
-  var apiBind: String = "127.0.0.1"
+  @Option(
+    help: """
+      Address the control API binds to (default: the configuration's admin.address, else \
+      127.0.0.1). Writes need a token unless it is a loopback address.
+      """)
+  var apiBind: String?
 
-  @Option(help: "TCP port of the control API.")
-  var apiPort: Int = AdminConfig.defaultPort
+  @Option(
+    help: "TCP port of the control API (default: admin.port, else 1234; 0 picks a free one).")
+  var apiPort: Int?
 
-  @Option(help: "A file holding the bearer token the control API requires.")
+  @Option(help: "A file holding the bearer token the control API then requires.")
   var apiTokenFile: String?
 
   func validate() throws {
-    guard (1...65535).contains(apiPort) else {
-      throw ValidationError("--api-port \(apiPort) is out of range 1–65535")
+    if let apiPort, !(0...65535).contains(apiPort) {
+      throw ValidationError("--api-port \(apiPort) is out of range 0–65535")
     }
   }
 
@@ -67,17 +75,28 @@ struct RunCommand: AsyncParsableCommand {
       await runtime.shutdown()
       throw ExitCode(2)
     }
-    // The control API is started from these by its own component (not part of the data plane).
-    let api = ControlAPIOptions(bind: apiBind, port: apiPort, tokenFile: apiTokenFile)
-    Logger(label: "l7mp.run").debug(
-      "control API options", metadata: ["bind": "\(api.bind)", "port": "\(api.port)"])
+    var api: ControlAPIOptions
+    do {
+      api = try ControlAPIOptions.forRun(
+        admin: proxyConfig.admin, bind: apiBind, tokenFile: apiTokenFile)
+    } catch {
+      Output.error("l7mp run: \(error)\n")
+      await runtime.shutdown()
+      throw ExitCode(2)
+    }
+    if let apiPort { api.port = apiPort }
     for l in await runtime.listeners() {
       let address = runtime.localAddress(ofListener: l.name).map { "\($0)" } ?? "?"
       Output.write("l7mp: listener \(l.name) (\(l.spec.protocol.rawValue)) on \(address)\n")
     }
-    Output.write("l7mp: ready\n")
+    let apiAddress = api.address
+    let server = ControlAPI.application(
+      control: runtime, options: api, logger: Logger(label: "l7mp.api")
+    ) { port in
+      Output.write("l7mp: control API on \(apiAddress):\(port)\nl7mp: ready\n")
+    }
     try await SignalHandling.run(
-      [ProxyService(runtime: runtime)], logger: Logger(label: "l7mp.lifecycle"))
+      [ProxyService(runtime: runtime), server], logger: Logger(label: "l7mp.lifecycle"))
   }
 
   /// A control error as a person reads it; rule errors with their diagnostics.
