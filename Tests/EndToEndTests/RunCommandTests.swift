@@ -53,6 +53,47 @@ import Testing
     #expect(echo.stop() == 0)
   }
 
+  @Test func rewriteReachesWebSocketEchoAndStagesChain() throws {
+    let ws = try ServerProcess.l7mp(["echo", "--ws", "127.0.0.1:0"])
+    defer { ws.stop() }
+    #expect(ws.waitForOutput("listening on"), "\(ws.stderr)")
+    let wsPort = try #require(ws.port(after: "listening on"))
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "l7mp-e2e-\(UUID().uuidString.prefix(8)).sock"
+    ).path
+    let uds = try ServerProcess.l7mp(["echo", "--uds", path])
+    defer { uds.stop() }
+    #expect(uds.waitForOutput("listening on"), "\(uds.stderr)")
+    let port = freeLoopbackPort(udp: true)
+    let config = try Self.configFolder(
+      """
+      {"listeners": [{"name": "in", "spec": {"protocol": "UDP", "address": "127.0.0.1", "port": \(port)}, "rules": "in"}],
+       "clusters": [{"name": "transcoder", "spec": {"protocol": "WebSocket", "port": \(wsPort)},
+                     "endpoints": [{"spec": {"address": "127.0.0.1"}}]},
+                    {"name": "codec", "spec": {"protocol": "UnixDomainSocket"},
+                     "endpoints": [{"spec": {"filename": "\(path)"}}]}],
+       "rulelists": [{"name": "main", "file": "rules/main.rules"}]}
+      """,
+      rules: """
+        rulelist in for UDP {
+          rule ask when payload == "headers?" {
+            set HTTP.headers.id = 1
+            route to transcoder
+          }
+          rule chain { route to codec via transcoder }
+        }
+        """)
+    let proxy = try ServerProcess.l7mp(["run", "--config", config])
+    defer { proxy.stop() }
+    #expect(proxy.waitForOutput("l7mp: ready"), "\(proxy.stderr)")
+    // The WebSocket upstream received the rewrite as an upgrade header, and says so.
+    #expect(try Self.socatUDP("headers?", port: port).contains("id: 1"))
+    #expect(ws.stderr.contains("id: 1"), "\(ws.stderr)")
+    // UDP → WebSocket (ingress stage) → Unix socket (destination) → back to the client.
+    #expect(try Self.socatUDP("through the chain\n", port: port) == "through the chain\n")
+    #expect(proxy.stop() == 0, "\(proxy.stderr)")
+  }
+
   @Test func ruleErrorsNameTheFileAndNothingRuns() throws {
     let config = try Self.configFolder(
       """
