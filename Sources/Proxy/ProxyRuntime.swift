@@ -86,7 +86,7 @@ public final class ProxyRuntime: ProxyControl, Sendable {
       "listener up",
       metadata: [
         "listener": "\(config.name)", "protocol": "\(config.spec.protocol.rawValue)",
-        "address": "\(channel.localAddress.map(\.text) ?? "?")",
+        "address": "\(channel.localAddress.map(\.displayText) ?? "?")",
       ])
   }
 

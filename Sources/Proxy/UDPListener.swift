@@ -102,7 +102,7 @@ final class UDPListenerHandler: ChannelInboundHandler {
   ) -> Flow {
     let channel = context.channel
     let flow = Flow(
-      listener: listener, source: remote.text, eventLoop: context.eventLoop,
+      listener: listener, source: remote.displayText, eventLoop: context.eventLoop,
       reply: { buffer in
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
       })

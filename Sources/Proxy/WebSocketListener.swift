@@ -186,7 +186,8 @@ final class WebSocketListenerHandler: ChannelInboundHandler {
     let opcode = ReplyOpcode()
     self.replyOpcode = opcode
     flow = Flow(
-      listener: listener, source: channel.remoteAddress?.text ?? "?", eventLoop: channel.eventLoop,
+      listener: listener, source: channel.remoteAddress?.displayText ?? "?",
+      eventLoop: channel.eventLoop,
       reply: { buffer in
         channel.writeAndFlush(
           WebSocketFrame(fin: true, opcode: opcode.value, data: buffer), promise: nil)

@@ -73,7 +73,7 @@ struct EchoCommand: AsyncParsableCommand {
       Output.error("l7mp echo: cannot bind: \(error)\n")
       throw ExitCode(2)
     }
-    Output.write("l7mp echo: listening on \(channel.localAddress.map { "\($0)" } ?? "?")\n")
+    Output.write("l7mp echo: listening on \(channel.localAddress?.displayText ?? "?")\n")
     try await SignalHandling.run(
       [ChannelService(channel: channel)], logger: Logger(label: "l7mp.lifecycle"))
   }

@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
     Logger(label: "l7mp.run").debug(
       "control API options", metadata: ["bind": "\(api.bind)", "port": "\(api.port)"])
     for l in await runtime.listeners() {
-      let address = runtime.localAddress(ofListener: l.name).map { "\($0)" } ?? "?"
+      let address = runtime.localAddress(ofListener: l.name)?.displayText ?? "?"
       Output.write("l7mp: listener \(l.name) (\(l.spec.protocol.rawValue)) on \(address)\n")
     }
     Output.write("l7mp: ready\n")
