@@ -71,13 +71,16 @@ struct RunCommand: AsyncParsableCommand {
     let api = ControlAPIOptions(bind: apiBind, port: apiPort, tokenFile: apiTokenFile)
     Logger(label: "l7mp.run").debug(
       "control API options", metadata: ["bind": "\(api.bind)", "port": "\(api.port)"])
-    for l in await runtime.listeners() {
-      let address = runtime.localAddress(ofListener: l.name)?.displayText ?? "?"
-      Output.write("l7mp: listener \(l.name) (\(l.spec.protocol.rawValue)) on \(address)\n")
+    // Printed once signals are trapped: a SIGTERM right after "ready" shuts down gracefully.
+    let announce: @Sendable () async -> Void = {
+      for l in await runtime.listeners() {
+        let address = runtime.localAddress(ofListener: l.name)?.displayText ?? "?"
+        Output.write("l7mp: listener \(l.name) (\(l.spec.protocol.rawValue)) on \(address)\n")
+      }
+      Output.write("l7mp: ready\n")
     }
-    Output.write("l7mp: ready\n")
     try await SignalHandling.run(
-      [ProxyService(runtime: runtime)], logger: Logger(label: "l7mp.lifecycle"))
+      [ProxyService(runtime: runtime, onStart: announce)], logger: Logger(label: "l7mp.lifecycle"))
   }
 
   /// A control error as a person reads it; rule errors with their diagnostics.
