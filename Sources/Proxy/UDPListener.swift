@@ -17,7 +17,7 @@ enum UDPListener {
   {
     let spec = listener.config.spec
     return try await DatagramBootstrap(group: group)
-      .channelOption(.socketOption(.so_reuseaddr), value: 1)
+      // No SO_REUSEADDR: on UDP it would let a second listener share the port silently.
       // Room for bursts from many flows (the kernel caps it at net.core.rmem_max).
       .channelOption(.socketOption(.so_rcvbuf), value: receiveSocketBuffer)
       .channelOption(

@@ -124,6 +124,30 @@ import Testing
     #expect(r2.stderr.contains("absent.rules"))
   }
 
+  @Test func aPortTakenTwiceOrABadIdleTimeoutStopsTheProxy() throws {
+    let port = freeLoopbackPort(udp: true)
+    func listener(_ name: String, _ extra: String = "") -> String {
+      #"{"name": "\#(name)", "spec": {"protocol": "UDP", "address": "127.0.0.1", "port": \#(port)\#(extra)}, "rules": "in"}"#
+    }
+    for (listeners, message) in [
+      ([listener("a"), listener("b")], "listener 'b': "),
+      (
+        [listener("c", #", "idle_timeout": 0"#)],
+        "listener 'c': idle_timeout must be a positive number"
+      ),
+    ] {
+      let config = try Self.configFolder(
+        """
+        {"listeners": [\(listeners.joined(separator: ", "))],
+         "rulelists": [{"name": "main", "file": "rules/main.rules"}]}
+        """,
+        rules: "rulelist in for UDP { rule a { drop } }")
+      let r = try CLI.run(["run", "--config", config])
+      #expect(r.status == 2)
+      #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+  }
+
   @Test func echoNeedsExactlyOneServer() throws {
     let none = try CLI.run(["echo"])
     #expect(none.status == 2)
