@@ -50,7 +50,7 @@ run: build
 	  --packet 'udp 172.16.0.1:1234 -> 10.0.0.1:53 payload "?"'
 	@echo "== l7mp check examples/mistakes.rules (five deliberate mistakes; exit 1 expected)"
 	-$(BIN)/l7mp check examples/mistakes.rules
-	@echo "The proxy (l7mp run) is not built yet: see the open issues."
+	@echo "The proxy: l7mp run --config FILE and l7mp echo (docs/proxy.md)."
 
 bench: deps
 	L7MP_BENCHMARKS=1 $(SWIFT) package --scratch-path .build-bench --disable-sandbox benchmark $(BENCH_ARGS)

@@ -70,7 +70,7 @@ final class DatagramEchoHandler: ChannelInboundHandler {
     EchoServer.logger.debug(
       "udp datagram",
       metadata: [
-        "from": "\(envelope.remoteAddress.text)", "bytes": "\(envelope.data.readableBytes)",
+        "from": "\(envelope.remoteAddress.displayText)", "bytes": "\(envelope.data.readableBytes)",
       ])
     context.writeAndFlush(
       wrapOutboundOut(

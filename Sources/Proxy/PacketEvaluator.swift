@@ -68,7 +68,7 @@ extension SocketAddress {
   }
 
   /// `127.0.0.1:9001`, `[::1]:9001`, or the socket path.
-  var text: String {
+  public var displayText: String {
     switch self {
     case .v4, .v6:
       guard let ip = ipAddress, let port else { return "\(self)" }

@@ -62,6 +62,11 @@ public final class ProxyRuntime: ProxyControl, Sendable {
   public func addListener(_ config: ListenerConfig) async throws(ControlError) {
     let taken = state.withLock { $0.listeners[config.name] != nil }
     if taken { throw .conflict("a listener named '\(config.name)' exists") }
+    guard config.spec.idleTimeout > 0, config.spec.idleTimeout.isFinite else {
+      throw .invalid(
+        "listener '\(config.name)': idle_timeout must be a positive number of seconds, not \(config.spec.idleTimeout)"
+      )
+    }
     let rules = try resolveRules(for: config)
     let listener = ListenerRuntime(
       config: config, counters: metrics.listener(config.name), runtime: self, rules: rules)
@@ -86,7 +91,7 @@ public final class ProxyRuntime: ProxyControl, Sendable {
       "listener up",
       metadata: [
         "listener": "\(config.name)", "protocol": "\(config.spec.protocol.rawValue)",
-        "address": "\(channel.localAddress.map(\.text) ?? "?")",
+        "address": "\(channel.localAddress.map(\.displayText) ?? "?")",
       ])
   }
 

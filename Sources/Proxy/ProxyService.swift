@@ -7,10 +7,16 @@ import ServiceLifecycle
 /// closes its listeners and sessions.
 public struct ProxyService: Service {
   public let runtime: ProxyRuntime
+  /// Called once signals are trapped (so that a SIGTERM right after it shuts down gracefully).
+  let onStart: @Sendable () async -> Void
 
-  public init(runtime: ProxyRuntime) { self.runtime = runtime }
+  public init(runtime: ProxyRuntime, onStart: @escaping @Sendable () async -> Void = {}) {
+    self.runtime = runtime
+    self.onStart = onStart
+  }
 
   public func run() async throws {
+    await onStart()
     try? await gracefulShutdown()
     proxyLogger.info("shutting down: closing listeners and sessions")
     await runtime.shutdown()
@@ -30,10 +36,15 @@ public enum SignalHandling {
 /// Keeps a server channel (`l7mp echo`) open until a graceful shutdown.
 public struct ChannelService: Service {
   let channel: any Channel
+  let onStart: @Sendable () async -> Void
 
-  public init(channel: any Channel) { self.channel = channel }
+  public init(channel: any Channel, onStart: @escaping @Sendable () async -> Void = {}) {
+    self.channel = channel
+    self.onStart = onStart
+  }
 
   public func run() async throws {
+    await onStart()
     try? await gracefulShutdown()
     try? await channel.close()
   }

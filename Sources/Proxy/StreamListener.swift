@@ -62,7 +62,7 @@ final class StreamConnectionHandler: ChannelInboundHandler {
       filename = Array((listener.config.spec.filename ?? "").utf8)
     }
     let flow = Flow(
-      listener: listener, source: remote?.text ?? listener.config.spec.filename ?? "unix",
+      listener: listener, source: remote?.displayText ?? listener.config.spec.filename ?? "unix",
       eventLoop: context.eventLoop,
       reply: { buffer in channel.writeAndFlush(buffer, promise: nil) })
     flow.onSessionClosed = { _ in channel.close(promise: nil) }

@@ -17,7 +17,7 @@ enum UDPListener {
   {
     let spec = listener.config.spec
     return try await DatagramBootstrap(group: group)
-      .channelOption(.socketOption(.so_reuseaddr), value: 1)
+      // No SO_REUSEADDR: on UDP it would let a second listener share the port silently.
       // Room for bursts from many flows (the kernel caps it at net.core.rmem_max).
       .channelOption(.socketOption(.so_rcvbuf), value: receiveSocketBuffer)
       .channelOption(
@@ -102,7 +102,7 @@ final class UDPListenerHandler: ChannelInboundHandler {
   ) -> Flow {
     let channel = context.channel
     let flow = Flow(
-      listener: listener, source: remote.text, eventLoop: context.eventLoop,
+      listener: listener, source: remote.displayText, eventLoop: context.eventLoop,
       reply: { buffer in
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
       })

@@ -47,7 +47,10 @@ enum WebSocketServer {
               try ops.addHandler(handler(channel, head))
             }
           })
+        // No pipelining assistance: one request per connection, and its state machine would
+        // refuse the answer to a refused upgrade.
         return channel.pipeline.configureHTTPServerPipeline(
+          withPipeliningAssistance: false,
           withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }),
           withErrorHandling: true
         ).flatMap {
@@ -66,15 +69,36 @@ final class UpgradeRequiredHandler: ChannelInboundHandler, RemovableChannelHandl
   typealias OutboundOut = HTTPServerResponsePart
   static let name = "l7mp.upgrade-required"
   let counters: ListenerCounters?
+  private var responded = false
 
   init(counters: ListenerCounters?) { self.counters = counters }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     guard case .end = unwrapInboundIn(data) else { return }
     counters?.droppedMalformed.increment()
-    let body = "this is a WebSocket endpoint: send an HTTP/1.1 upgrade request\n"
-    var head = HTTPResponseHead(version: .http1_1, status: .upgradeRequired)
-    head.headers.add(name: "Upgrade", value: "websocket")
+    respond(
+      context, .upgradeRequired,
+      "this is a WebSocket endpoint: send an HTTP/1.1 upgrade request\n")
+  }
+
+  /// A request the upgrader refused (no key, a bad version…) gets a 400 naming why; HTTP parse
+  /// errors were answered by NIO's protocol error handler already.
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    counters?.droppedMalformed.increment()
+    if error is HTTPParserError {
+      context.close(promise: nil)
+    } else {
+      respond(context, .badRequest, "bad WebSocket upgrade request: \(error)\n")
+    }
+  }
+
+  private func respond(
+    _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ body: String
+  ) {
+    guard !responded else { return }
+    responded = true
+    var head = HTTPResponseHead(version: .http1_1, status: status)
+    if status == .upgradeRequired { head.headers.add(name: "Upgrade", value: "websocket") }
     head.headers.add(name: "Connection", value: "close")
     head.headers.add(name: "Content-Length", value: "\(body.utf8.count)")
     context.write(wrapOutboundOut(.head(head)), promise: nil)
@@ -82,11 +106,6 @@ final class UpgradeRequiredHandler: ChannelInboundHandler, RemovableChannelHandl
     context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete {
       [channel = context.channel] _ in channel.close(promise: nil)
     }
-  }
-
-  func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    counters?.droppedMalformed.increment()
-    context.close(promise: nil)
   }
 }
 
@@ -167,7 +186,8 @@ final class WebSocketListenerHandler: ChannelInboundHandler {
     let opcode = ReplyOpcode()
     self.replyOpcode = opcode
     flow = Flow(
-      listener: listener, source: channel.remoteAddress?.text ?? "?", eventLoop: channel.eventLoop,
+      listener: listener, source: channel.remoteAddress?.displayText ?? "?",
+      eventLoop: channel.eventLoop,
       reply: { buffer in
         channel.writeAndFlush(
           WebSocketFrame(fin: true, opcode: opcode.value, data: buffer), promise: nil)

@@ -73,8 +73,12 @@ struct EchoCommand: AsyncParsableCommand {
       Output.error("l7mp echo: cannot bind: \(error)\n")
       throw ExitCode(2)
     }
-    Output.write("l7mp echo: listening on \(channel.localAddress.map { "\($0)" } ?? "?")\n")
+    let address = channel.localAddress?.displayText ?? "?"
     try await SignalHandling.run(
-      [ChannelService(channel: channel)], logger: Logger(label: "l7mp.lifecycle"))
+      [
+        ChannelService(channel: channel) {
+          Output.write("l7mp echo: listening on \(address)\n")
+        }
+      ], logger: Logger(label: "l7mp.lifecycle"))
   }
 }

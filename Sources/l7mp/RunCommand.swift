@@ -85,18 +85,26 @@ struct RunCommand: AsyncParsableCommand {
       throw ExitCode(2)
     }
     if let apiPort { api.port = apiPort }
-    for l in await runtime.listeners() {
-      let address = runtime.localAddress(ofListener: l.name).map { "\($0)" } ?? "?"
-      Output.write("l7mp: listener \(l.name) (\(l.spec.protocol.rawValue)) on \(address)\n")
+    // "ready" comes after both the listeners and the API are announced, and once signals are
+    // trapped: a SIGTERM right after "ready" shuts down gracefully.
+    let ready = ReadyLine(parts: 2)
+    let announce: @Sendable () async -> Void = {
+      for l in await runtime.listeners() {
+        let address = runtime.localAddress(ofListener: l.name)?.displayText ?? "?"
+        Output.write("l7mp: listener \(l.name) (\(l.spec.protocol.rawValue)) on \(address)\n")
+      }
+      ready.partDone()
     }
     let apiAddress = api.address
     let server = ControlAPI.application(
       control: runtime, options: api, logger: Logger(label: "l7mp.api")
     ) { port in
-      Output.write("l7mp: control API on \(apiAddress):\(port)\nl7mp: ready\n")
+      Output.write("l7mp: control API on \(apiAddress):\(port)\n")
+      ready.partDone()
     }
     try await SignalHandling.run(
-      [ProxyService(runtime: runtime), server], logger: Logger(label: "l7mp.lifecycle"))
+      [ProxyService(runtime: runtime, onStart: announce), server],
+      logger: Logger(label: "l7mp.lifecycle"))
   }
 
   /// A control error as a person reads it; rule errors with their diagnostics.
@@ -106,5 +114,21 @@ struct RunCommand: AsyncParsableCommand {
       return error.message + "\n" + renderer.render(diagnostics, in: source)
     }
     return error.message
+  }
+}
+
+/// Prints `l7mp: ready` once every part of the start-up has announced itself.
+final class ReadyLine: @unchecked Sendable {
+  private let lock = NSLock()
+  private var remaining: Int
+
+  init(parts: Int) { remaining = parts }
+
+  func partDone() {
+    lock.lock()
+    remaining -= 1
+    let done = remaining == 0
+    lock.unlock()
+    if done { Output.write("l7mp: ready\n") }
   }
 }

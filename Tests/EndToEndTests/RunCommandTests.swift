@@ -42,7 +42,7 @@ import Testing
           rule rest { route to upstream }
         }
         """)
-    let proxy = try ServerProcess.l7mp(["run", "--config", config])
+    let proxy = try ServerProcess.l7mp(["run", "--config", config, "--api-port", "0"])
     defer { proxy.stop() }
     #expect(proxy.waitForOutput("l7mp: ready"), "\(proxy.stderr)")
     #expect(proxy.stdout.contains("listener in (UDP) on"))
@@ -53,6 +53,47 @@ import Testing
     #expect(echo.stop() == 0)
   }
 
+  @Test func rewriteReachesWebSocketEchoAndStagesChain() throws {
+    let ws = try ServerProcess.l7mp(["echo", "--ws", "127.0.0.1:0"])
+    defer { ws.stop() }
+    #expect(ws.waitForOutput("listening on"), "\(ws.stderr)")
+    let wsPort = try #require(ws.port(after: "listening on"))
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "l7mp-e2e-\(UUID().uuidString.prefix(8)).sock"
+    ).path
+    let uds = try ServerProcess.l7mp(["echo", "--uds", path])
+    defer { uds.stop() }
+    #expect(uds.waitForOutput("listening on"), "\(uds.stderr)")
+    let port = freeLoopbackPort(udp: true)
+    let config = try Self.configFolder(
+      """
+      {"listeners": [{"name": "in", "spec": {"protocol": "UDP", "address": "127.0.0.1", "port": \(port)}, "rules": "in"}],
+       "clusters": [{"name": "transcoder", "spec": {"protocol": "WebSocket", "port": \(wsPort)},
+                     "endpoints": [{"spec": {"address": "127.0.0.1"}}]},
+                    {"name": "codec", "spec": {"protocol": "UnixDomainSocket"},
+                     "endpoints": [{"spec": {"filename": "\(path)"}}]}],
+       "rulelists": [{"name": "main", "file": "rules/main.rules"}]}
+      """,
+      rules: """
+        rulelist in for UDP {
+          rule ask when payload == "headers?" {
+            set HTTP.headers.id = 1
+            route to transcoder
+          }
+          rule chain { route to codec via transcoder }
+        }
+        """)
+    let proxy = try ServerProcess.l7mp(["run", "--config", config, "--api-port", "0"])
+    defer { proxy.stop() }
+    #expect(proxy.waitForOutput("l7mp: ready"), "\(proxy.stderr)")
+    // The WebSocket upstream received the rewrite as an upgrade header, and says so.
+    #expect(try Self.socatUDP("headers?", port: port).contains("id: 1"))
+    #expect(ws.stderr.contains("id: 1"), "\(ws.stderr)")
+    // UDP → WebSocket (ingress stage) → Unix socket (destination) → back to the client.
+    #expect(try Self.socatUDP("through the chain\n", port: port) == "through the chain\n")
+    #expect(proxy.stop() == 0, "\(proxy.stderr)")
+  }
+
   @Test func ruleErrorsNameTheFileAndNothingRuns() throws {
     let config = try Self.configFolder(
       """
@@ -60,7 +101,7 @@ import Testing
        "rulelists": [{"name": "main", "file": "rules/main.rules"}]}
       """,
       rules: "rulelist in for UDP {\n  rule a when IP.src_adr == 1.2.3.4 { drop }\n}\n")
-    let r = try CLI.run(["run", "--config", config])
+    let r = try CLI.run(["run", "--config", config, "--api-port", "0"])
     #expect(r.status == 2)
     #expect(
       r.stderr.contains("main.rules:2:15: error: unknown metadata field 'IP.src_adr'"),
@@ -81,6 +122,30 @@ import Testing
     #expect(r2.status == 2)
     #expect(r2.stderr.contains("cannot read rule file"), "\(r2.stderr)")
     #expect(r2.stderr.contains("absent.rules"))
+  }
+
+  @Test func aPortTakenTwiceOrABadIdleTimeoutStopsTheProxy() throws {
+    let port = freeLoopbackPort(udp: true)
+    func listener(_ name: String, _ extra: String = "") -> String {
+      #"{"name": "\#(name)", "spec": {"protocol": "UDP", "address": "127.0.0.1", "port": \#(port)\#(extra)}, "rules": "in"}"#
+    }
+    for (listeners, message) in [
+      ([listener("a"), listener("b")], "listener 'b': "),
+      (
+        [listener("c", #", "idle_timeout": 0"#)],
+        "listener 'c': idle_timeout must be a positive number"
+      ),
+    ] {
+      let config = try Self.configFolder(
+        """
+        {"listeners": [\(listeners.joined(separator: ", "))],
+         "rulelists": [{"name": "main", "file": "rules/main.rules"}]}
+        """,
+        rules: "rulelist in for UDP { rule a { drop } }")
+      let r = try CLI.run(["run", "--config", config, "--api-port", "0"])
+      #expect(r.status == 2)
+      #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
   }
 
   @Test func echoNeedsExactlyOneServer() throws {

@@ -2,6 +2,7 @@ import Config
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 
 @testable import Proxy
@@ -159,22 +160,35 @@ import Testing
       toEcho, clusters: [Self.echo, Self.upstream("far", .udp, port: upstream.localAddress!.port!)])
     defer { Task { await runtime.shutdown() } }
     let total = 2000
-    let swapper = Task {
-      for k in 0..<20 {
-        try await runtime.putRulelist(
-          RulelistConfig(name: "rules", source: k % 2 == 0 ? toFar : toEcho))
-        try await Task.sleep(for: .milliseconds(5))
+    // The traffic runs on its own thread (its socket calls block), the swaps here, until the
+    // traffic is done: every packet must come back, whichever program decided it.
+    let done = DoneFlag()
+    let traffic = Task.detached { () -> Int in
+      await withCheckedContinuation { continuation in
+        Thread {
+          var answered = 0
+          if let client = try? UDPTestClient(timeout: 2) {
+            let deadline = Date().addingTimeInterval(60)
+            for k in 0..<total where Date() < deadline {
+              client.send("packet \(k)", to: port)
+              if client.receiveText() == "packet \(k)" { answered += 1 }
+            }
+          }
+          done.set()
+          continuation.resume(returning: answered)
+        }.start()
       }
     }
-    let client = try UDPTestClient(timeout: 2)
-    var answered = 0
+    var swaps = 0
     let deadline = Date().addingTimeInterval(60)
-    for k in 0..<total where Date() < deadline {
-      client.send("packet \(k)", to: port)
-      if client.receiveText() == "packet \(k)" { answered += 1 }
+    while !done.isSet, Date() < deadline {
+      try await runtime.putRulelist(
+        RulelistConfig(name: "rules", source: swaps % 2 == 0 ? toFar : toEcho))
+      swaps += 1
+      try await Task.sleep(for: .milliseconds(5))
     }
-    try await swapper.value
-    #expect(answered == total)
+    #expect(await traffic.value == total)
+    #expect(swaps >= 2)
     let metrics = await runtime.metricsText()
     #expect(metric(metrics, "l7mp_listener_packets_total", "listener=\"udp\"") == Double(total))
     #expect(metric(metrics, "l7mp_cluster_packets_received_total", "cluster=\"far\"") > 0)
@@ -287,4 +301,11 @@ func metric(_ text: String, _ name: String, _ label: String) -> Double {
     if let v = line.split(separator: " ").last.flatMap({ Double($0) }) { return v }
   }
   return -1
+}
+
+/// Set once by a thread, read by a task.
+final class DoneFlag: Sendable {
+  private let value = Mutex(false)
+  func set() { value.withLock { $0 = true } }
+  var isSet: Bool { value.withLock { $0 } }
 }

@@ -186,6 +186,29 @@ import Testing
     #expect(metric(metrics, "l7mp_session_failures_total", "listener=\"udp\"") == 1)
   }
 
+  @Test func putListenerWithTheSameSocketSwitchesRulelists() async throws {
+    let (runtime, port) = try await ProxyRuntimeTests.udpProxy(
+      """
+      rulelist l for UDP { rule all { route to echo } }
+      rulelist quiet for UDP { rule none { drop } }
+      """, clusters: [ProxyRuntimeTests.echo])
+    defer { Task { await runtime.shutdown() } }
+    let client = try UDPTestClient(timeout: 0.3)
+    client.send("before", to: port)
+    #expect(client.receiveText() == "before")
+    var config = try #require(await runtime.listeners().first)
+    config.rules = "quiet"
+    #expect(try await runtime.putListener(config))
+    client.send("after", to: port)
+    #expect(client.receive() == nil)
+    #expect(await runtime.listeners().first?.rules == "quiet")
+    // A rulelist of another protocol is refused.
+    _ = try await runtime.addRulelist(
+      RulelistConfig(name: "ws", source: "rulelist w for WebSocket { rule a { drop } }"))
+    config.rules = "w"
+    await #expect(throws: ControlError.self) { try await runtime.putListener(config) }
+  }
+
   @Test func removedListenerTakesOrphanSessionsAlong() async throws {
     let (runtime, port) = try await ProxyRuntimeTests.udpProxy(
       """

@@ -83,6 +83,18 @@ import Testing
     #expect(metric(metrics, "l7mp_listener_drops_total", "reason=\"malformed\"") >= 1)
   }
 
+  @Test func upgradeWithoutAKeyIsRefused() async throws {
+    let (runtime, port) = try await Self.wsProxy(Self.rules, clusters: [ProxyRuntimeTests.echo])
+    defer { Task { await runtime.shutdown() } }
+    let client = try TCPTestClient(port: port)
+    client.send(
+      Array(
+        "GET /api HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".utf8))
+    let head = client.receive(until: "\r\n\r\n")
+    #expect(head.hasPrefix("HTTP/1.1 4"), "\(head)")
+    #expect(await runtime.sessions().isEmpty)
+  }
+
   @Test func halfOpenConnectionEndsItsSession() async throws {
     let (runtime, port) = try await Self.wsProxy(Self.rules, clusters: [ProxyRuntimeTests.echo])
     defer { Task { await runtime.shutdown() } }
