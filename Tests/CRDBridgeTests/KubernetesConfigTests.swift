@@ -152,9 +152,11 @@ import Testing
       _ = try KubernetesConfig.kubeconfig(path: path)
       return "no error"
     } catch {
+      // `FILE: error: …`, or `FILE:LINE:COL: error: …` when the reader knows where.
       let s = "\(error)"
-      #expect(s.hasPrefix(path + ": error: "), "the error names the file: \(s)")
-      return String(s.dropFirst((path + ": error: ").count))
+      #expect(s.hasPrefix(path + ":"), "the error names the file: \(s)")
+      guard let range = s.range(of: ": error: ") else { return s }
+      return String(s[range.upperBound...])
     }
   }
 

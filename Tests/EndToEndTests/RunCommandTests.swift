@@ -115,7 +115,8 @@ import Testing
     let unknown = try CLI.temporaryFile("bad.json", #"{"listeners": [], "clustres": []}"#)
     let r = try CLI.run(["run", "--config", unknown])
     #expect(r.status == 2)
-    #expect(r.stderr.contains("bad.json: error: clustres: unknown key 'clustres'"), "\(r.stderr)")
+    #expect(
+      r.stderr.contains("bad.json:1:19: error: clustres: unknown key 'clustres'"), "\(r.stderr)")
     let noFile = try Self.configFolder(
       #"{"rulelists": [{"name": "x", "file": "rules/absent.rules"}]}"#, rules: "")
     let r2 = try CLI.run(["run", "--config", noFile])

@@ -112,7 +112,7 @@ import Testing
         .post, "/api/v1/listeners",
         #"{"name": "l", "spec": {"protocol": "UDP", "port": 1}, "rules": "r"}"#)
       #expect(bare.status == .badRequest)
-      #expect(bare.error.message.hasPrefix("request body: error: "))
+      #expect(bare.error.message.hasPrefix("request body:1:2: error: "))
       #expect(bare.error.message.contains("unknown key 'name'"))
       let wrongKind = try await client.send(.post, "/api/v1/clusters", Bodies.listener("l"))
       #expect(wrongKind.status == .badRequest)

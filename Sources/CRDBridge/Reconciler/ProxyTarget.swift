@@ -9,7 +9,8 @@ public struct ProxyTarget: ReconcileTarget {
   /// `name` is how logs call it (a pod name); the API is at `host:port`.
   public init(name: String? = nil, client: ControlClient) {
     self.client = client
-    self.displayName = name.map { "\($0) (\(client.host):\(client.port))" } ?? "\(client.host):\(client.port)"
+    self.displayName =
+      name.map { "\($0) (\(client.host):\(client.port))" } ?? "\(client.host):\(client.port)"
   }
 
   public func currentConfig() async throws -> ProxyConfig {
