@@ -121,6 +121,11 @@ final class UpstreamLink: @unchecked Sendable {
     switch cluster.config.spec.protocol {
     case .udp:
       future = DatagramBootstrap(group: eventLoop)
+        // Replies are not truncated either (NIO's default datagram buffer is 2 KiB).
+        .channelOption(
+          .recvAllocator,
+          value: FixedSizeRecvByteBufferAllocator(capacity: UDPListener.receiveBufferSize)
+        )
         .channelInitializer { [self] channel in
           channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(UpstreamDatagramHandler(link: self))

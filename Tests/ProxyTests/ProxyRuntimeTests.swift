@@ -284,14 +284,26 @@ import Testing
     #expect(await runtime.sessions().count == n)
   }
 
-  @Test func oversizedDatagramCarriedWhole() async throws {
+  @Test func largestDatagramsCarriedWholeBothWays() async throws {
+    let upstream = try await EchoServer.start(
+      .udp(host: "127.0.0.1", port: 0), group: MultiThreadedEventLoopGroup.singleton)
+    defer { upstream.close(promise: nil) }
     let (runtime, port) = try await Self.udpProxy(
-      "rulelist l for UDP { rule all { route to echo } }", clusters: [Self.echo])
+      """
+      rulelist l for UDP {
+        rule local when payload starts "A" { route to echo }
+        rule far { route to far }
+      }
+      """,
+      clusters: [Self.echo, Self.upstream("far", .udp, port: upstream.localAddress!.port!)])
     defer { Task { await runtime.shutdown() } }
     let client = try UDPTestClient()
     client.raiseBuffers()
-    client.send([UInt8](repeating: 0x41, count: 65_000), to: port)
-    #expect(client.receive()?.count == 65_000)
+    for byte in [UInt8(ascii: "A"), UInt8(ascii: "B")] {
+      let big = [UInt8](repeating: byte, count: 65_000)
+      client.send(big, to: port)
+      #expect(client.receive() == big)
+    }
   }
 }
 
