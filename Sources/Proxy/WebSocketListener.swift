@@ -36,7 +36,16 @@ enum WebSocketServer {
           maxFrameSize: WebSocketUpstream.maxMessageSize,
           shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
           upgradePipelineHandler: { channel, head in
-            channel.eventLoop.makeCompletedFuture {
+            // What a WebSocket peer sent in its upgrade (the `id: 1` a gateway's rewrite adds):
+            // `L7MP_LOG_LEVEL=debug` shows it, as the seed example's test checks.
+            proxyLogger.debug(
+              "websocket upgrade",
+              metadata: [
+                "uri": "\(head.uri)",
+                "headers":
+                  "\(head.headers.map { "\($0.name): \($0.value)" }.joined(separator: "; "))",
+              ])
+            return channel.eventLoop.makeCompletedFuture {
               let ops = channel.pipeline.syncOperations
               // Frames must not reach the plain-HTTP answerer.
               ops.removeHandler(name: UpgradeRequiredHandler.name, promise: nil)

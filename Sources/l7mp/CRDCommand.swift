@@ -34,34 +34,17 @@ struct ManifestInputs: ParsableArguments {
 
   /// The files' contents, in order; directories expanded (sorted). Unreadable ones are reported.
   func read() -> (files: [(name: String, bytes: [UInt8])], unreadable: Bool) {
-    var out: [(name: String, bytes: [UInt8])] = []
-    var unreadable = false
-    for path in files {
-      var isDirectory: ObjCBool = false
-      if path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
-        isDirectory.boolValue
-      {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        for name in names.sorted()
-        where name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json") {
-          let full = (path as NSString).appendingPathComponent(name)
-          if let d = FileManager.default.contents(atPath: full) {
-            out.append((full, Array(d)))
-          } else {
-            Output.error("l7mp crd: cannot read '\(full)'\n")
-            unreadable = true
-          }
-        }
-        continue
-      }
-      switch SourceReader.read(path) {
-      case .success(let source): out.append((source.name, source.bytes))
+    if files == ["-"] {
+      switch SourceReader.read("-") {
+      case .success(let source): return ([(source.name, source.bytes)], false)
       case .failure(let e):
         Output.error("l7mp crd: \(e.description)\n")
-        unreadable = true
+        return ([], true)
       }
     }
-    return (out, unreadable)
+    let read = ManifestFiles.read(files)
+    for p in read.problems { Output.error("l7mp crd: \(p)\n") }
+    return (read.files, !read.problems.isEmpty)
   }
 
   /// Prints the diagnostics and the summary; the exit status they call for.

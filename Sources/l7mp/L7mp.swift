@@ -19,7 +19,7 @@ struct L7mp: AsyncParsableCommand {
     version: "0.1.0",
     subcommands: [
       CheckCommand.self, CompileCommand.self, DisasmCommand.self, EvalCommand.self, RunCommand.self,
-      EchoCommand.self, CRDCommand.self,
+      EchoCommand.self, CRDCommand.self, BridgeCommand.self,
     ]
   )
 

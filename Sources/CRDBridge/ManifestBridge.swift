@@ -1,0 +1,92 @@
+import Config
+import ControlClient
+import Foundation
+import Logging
+
+/// `l7mp bridge --manifests DIR`: keeps every proxy the manifests select in step with them.
+///
+/// Each pass reads the manifests, translates them, and reconciles every pod of every proxy set
+/// (its control API at `podIP:apiPort`). A pass runs when the files change (polled) and at least
+/// every `resyncInterval`, so a proxy that restarted is configured again. Manifests with errors
+/// change nothing: the proxies keep the last good configuration and the errors are logged.
+public struct ManifestBridge: Sendable {
+  public var paths: [String]
+  /// The port of every proxy's control API.
+  public var apiPort: Int
+  public var token: String?
+  public var pollInterval: Duration
+  public var resyncInterval: Duration
+  public var logger: Logger
+
+  public init(
+    paths: [String], apiPort: Int = AdminConfig.defaultPort, token: String? = nil,
+    pollInterval: Duration = .seconds(1), resyncInterval: Duration = .seconds(10), logger: Logger
+  ) {
+    self.paths = paths
+    self.apiPort = apiPort
+    self.token = token
+    self.pollInterval = pollInterval
+    self.resyncInterval = resyncInterval
+    self.logger = logger
+  }
+
+  /// What one pass found and did.
+  public struct Pass: Sendable {
+    /// Manifest problems: unreadable files and the translation's diagnostics, as text.
+    public var diagnostics: [String]
+    public var errors: Int
+    /// One per pod reached or tried; empty when the manifests had errors.
+    public var outcomes: [ReconcileOutcome]
+
+    public var converged: Bool { errors == 0 && outcomes.allSatisfy(\.converged) }
+  }
+
+  /// Reads, translates, reconciles once.
+  public func pass() async -> Pass {
+    let read = ManifestFiles.read(paths)
+    let translation = Bridge.translate(read.files)
+    var pass = Pass(
+      diagnostics: read.problems + translation.diagnostics.all.map(\.description),
+      errors: read.problems.count + translation.diagnostics.errorCount, outcomes: [])
+    for d in pass.diagnostics { logger.warning("\(d)") }
+    guard pass.errors == 0 else {
+      logger.error("the manifests have \(pass.errors) error(s): nothing was changed")
+      return pass
+    }
+    var targets: [(target: any ReconcileTarget, desired: ProxyConfig)] = []
+    for set in translation.proxySets {
+      for pod in set.pods {
+        guard let ip = pod.ip else {
+          logger.info("pod \(pod.namespace)/\(pod.name) has no IP yet; skipped")
+          continue
+        }
+        let client = ControlClient(host: ip, port: apiPort, token: token)
+        targets.append(
+          (ProxyTarget(name: "\(pod.namespace)/\(pod.name)", client: client), set.config))
+      }
+    }
+    pass.outcomes = await Reconciler.reconcile(targets, logger: logger)
+    return pass
+  }
+
+  /// Passes until the task is cancelled.
+  public func run() async {
+    var last: [String]? = nil
+    var lastPass = ContinuousClock.now
+    while !Task.isCancelled {
+      let now = ContinuousClock.now
+      let fingerprint = ManifestFiles.fingerprint(paths)
+      if fingerprint != last || now - lastPass >= resyncInterval {
+        if last != nil && fingerprint != last { logger.info("manifests changed") }
+        last = fingerprint
+        lastPass = now
+        let p = await pass()
+        let changes = p.outcomes.reduce(0) { $0 + $1.applied.count }
+        logger.info(
+          "pass: \(p.outcomes.count) proxies, \(changes) changes, \(p.converged ? "in step" : "not in step")"
+        )
+      }
+      try? await Task.sleep(for: pollInterval)
+    }
+  }
+}
