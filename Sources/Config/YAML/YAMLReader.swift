@@ -42,6 +42,7 @@ public enum YAMLReader {
       )
     }
     if bytes.isEmpty { return [] }
+    let bytes = JSONSurrogates.joined(bytes)
     var builder = TreeBuilder(name: name, limits: limits)
     let result: Result<[YAMLNode], ConfigError> = bytes.withUnsafeBufferPointer { buffer in
       var parser = yaml_parser_t()
