@@ -41,9 +41,14 @@ struct ManifestInputs: ParsableArguments {
       if path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
         isDirectory.boolValue
       {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        for name in names.sorted()
-        where name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json") {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter {
+          $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json")
+        }
+        if names.isEmpty {
+          Output.error("l7mp crd: no *.yaml, *.yml or *.json files in '\(path)'\n")
+          unreadable = true
+        }
+        for name in names.sorted() {
           let full = (path as NSString).appendingPathComponent(name)
           if let d = FileManager.default.contents(atPath: full) {
             out.append((full, Array(d)))
