@@ -49,8 +49,11 @@ public enum ManifestFiles {
         problems.append("\(path): cannot list the directory")
         continue
       }
-      for name in names.sorted()
-      where name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json") {
+      let manifests = names.filter {
+        $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json")
+      }
+      if manifests.isEmpty { problems.append("no *.yaml, *.yml or *.json files in '\(path)'") }
+      for name in manifests.sorted() {
         out.append((path as NSString).appendingPathComponent(name))
       }
     }

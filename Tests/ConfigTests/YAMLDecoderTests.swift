@@ -53,6 +53,17 @@ import Testing
     #expect(c.listeners[0].spec.port == 9001)
   }
 
+  @Test func jsonSurrogatePairsAndEscapes() throws {
+    let json = #"{"a": "smile \ud83d\ude00 \u00e9 x\/y", "b": "\\ud83d\\ude00"}"#
+    let node = try YAMLReader.document(Array(json.utf8), name: "j", limits: YAMLLimits())
+    #expect(node["a"]?.scalar?.string == "smile 😀 é x/y")
+    // An escaped backslash is no escape; a lone high surrogate stays an error of libyaml's.
+    #expect(node["b"]?.scalar?.string == #"\ud83d\ude00"#)
+    #expect(throws: ConfigError.self) {
+      try YAMLReader.document(Array(#"{"c": "\ud83d"}"#.utf8), name: "j")
+    }
+  }
+
   @Test func proxyConfigFromYAML() throws {
     let c = try decode(
       ProxyConfig.self,

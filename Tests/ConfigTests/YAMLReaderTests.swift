@@ -101,37 +101,29 @@ import Testing
       let refs = Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ")
       text += "a\(i): &a\(i) [\(refs)]\n"
     }
-    let started = ContinuousClock.now
+    // Refused at the alias that crosses the limit, long before 10^9 nodes: the test finishing is
+    // the bound (timings are not asserted on the shared machines).
     let message = failure(text)
     #expect(message.contains("aliases expand to more than 100000 nodes"), "\(message)")
     #expect(message.hasPrefix("t.yaml:5:"), "\(message)")
-    #expect(ContinuousClock.now - started < .seconds(30))
   }
 
   @Test func tenMegabyteDocumentReadsWithinBounds() throws {
-    var text = "items:\n"
     let line = "  - {name: endpoint-0000000, address: 10.0.0.1, port: 9001, tags: [a, b, c]}\n"
-    text.reserveCapacity(11 << 20)
-    var n = 0
-    while text.utf8.count < 10 << 20 {
-      text += line
-      n += 1
-    }
-    let started = ContinuousClock.now
+    let n = (10 << 20) / line.utf8.count + 1
+    let text = "items:\n" + String(repeating: line, count: n)
+    #expect(text.utf8.count > 10 << 20)
     let node = try read(text)
     #expect(node["items"]?.sequence?.count == n)
-    #expect(ContinuousClock.now - started < .seconds(120))
     let small = YAMLLimits(maxBytes: 1 << 20)
     #expect(failure(text, limits: small).contains("YAML documents are limited to 1048576 bytes"))
   }
 
   @Test func deepNestingIsRefusedQuickly() {
     let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
-    let started = ContinuousClock.now
     #expect(failure(deep) == "t.yaml:1:201: error: nesting is deeper than 200 levels")
     let blocks = (0..<300).map { String(repeating: " ", count: $0) + "k:" }.joined(separator: "\n")
     #expect(failure(blocks).contains("nesting is deeper than 200 levels"))
-    #expect(ContinuousClock.now - started < .seconds(30))
     #expect(
       failure(String(repeating: "[", count: 150) + String(repeating: "]", count: 150)) == "no error"
     )
@@ -166,7 +158,11 @@ import Testing
   }
 
   @Test func invalidUTF8IsAnErrorNotACrash() {
-    let bytes: [UInt8] = Array("a: ".utf8) + [0xFF, 0xFE, 0x0A]
-    #expect(throws: ConfigError.self) { try YAMLReader.documents(bytes, name: "bin.yaml") }
+    let bytes: [UInt8] = Array("a: 1\nb: ".utf8) + [0xFF, 0xFE, 0x0A]
+    #expect {
+      try YAMLReader.documents(bytes, name: "bin.yaml")
+    } throws: { error in
+      "\(error)".hasPrefix("bin.yaml:2:4: error: invalid leading UTF-8 octet (byte 8)")
+    }
   }
 }

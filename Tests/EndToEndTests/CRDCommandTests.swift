@@ -62,5 +62,16 @@ import Testing
       strict.stderr.contains("stub.yaml:1:1: warning: VirtualService 'lonely' has no listener"))
     #expect(try CLI.run(["crd", "validate"]).status == 2)
     #expect(try CLI.run(["crd", "validate", "/nonexistent.yaml"]).status == 2)
+    let empty = try CLI.run(["crd", "validate", CLI.repo("grammar")])
+    #expect(empty.status == 2)
+    #expect(empty.stderr.contains("no *.yaml, *.yml or *.json files in"))
+    let stdin = try CLI.run(
+      ["crd", "translate", "-"],
+      stdin: try String(
+        contentsOfFile: CLI.repo("examples/udp-gateway/virtualservices.yaml"), encoding: .utf8))
+    // Without kubernetes.yaml the stub 'worker' has no Service to take its port from.
+    #expect(stdin.stdout.contains("rulelist transcoder for WebSocket {"), "\(stdin.stderr)")
+    #expect(stdin.status == 1)
+    #expect(stdin.stderr.contains("<stdin>:61:20: error: VirtualService 'worker' has no listener"))
   }
 }

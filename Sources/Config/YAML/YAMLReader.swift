@@ -42,6 +42,7 @@ public enum YAMLReader {
       )
     }
     if bytes.isEmpty { return [] }
+    let bytes = JSONSurrogates.joined(bytes)
     var builder = TreeBuilder(name: name, limits: limits)
     let result: Result<[YAMLNode], ConfigError> = bytes.withUnsafeBufferPointer { buffer in
       var parser = yaml_parser_t()
@@ -55,7 +56,7 @@ public enum YAMLReader {
       var event = yaml_event_t()
       while true {
         guard yaml_parser_parse(&parser, &event) == 1 else {
-          return .failure(syntaxError(parser, name: name))
+          return .failure(syntaxError(parser, bytes: bytes, name: name))
         }
         defer { yaml_event_delete(&event) }
         if event.type == YAML_STREAM_END_EVENT { return .success(builder.documents) }
@@ -83,7 +84,7 @@ public enum YAMLReader {
       ?? YAMLNode(.scalar(YAMLScalar(value: .null, text: "")), mark: YAMLMark(line: 1, column: 1))
   }
 
-  static func syntaxError(_ parser: yaml_parser_t, name: String) -> ConfigError {
+  static func syntaxError(_ parser: yaml_parser_t, bytes: [UInt8], name: String) -> ConfigError {
     let problem = parser.problem.map { String(cString: $0) } ?? "malformed YAML"
     var message = problem
     if let context = parser.context.map({ String(cString: $0) }) {
@@ -91,10 +92,14 @@ public enum YAMLReader {
         "\(problem) \(context) (at \(parser.context_mark.line + 1):\(parser.context_mark.column + 1))"
     }
     if parser.error == YAML_READER_ERROR {
-      // Reader errors (bad UTF-8, control characters) have an offset, not a line.
+      // Reader errors (bad UTF-8, control characters) have a byte offset, not a line.
+      let offset = min(Int(parser.problem_offset), bytes.count)
+      let before = bytes[..<offset]
+      let line = before.count { $0 == UInt8(ascii: "\n") } + 1
+      let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
       return ConfigError(
-        input: name, line: nil, column: nil,
-        message: "\(problem) at byte \(parser.problem_offset)")
+        input: name, line: line, column: offset - lineStart + 1,
+        message: "\(problem) (byte \(offset))")
     }
     return ConfigError(
       input: name, line: Int(parser.problem_mark.line) + 1,
