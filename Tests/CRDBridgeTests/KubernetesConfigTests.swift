@@ -126,7 +126,7 @@ import Testing
       Issue.record("expected a client certificate, got \(config.credentials)")
       return
     }
-    #expect(cert.name == ca)
+    #expect(cert.name == KubernetesFixtures.path("test-client.crt"))
     #expect(key.name == KubernetesFixtures.path("test-client.key"))
     let tls = try #require(try config.tlsConfiguration())
     #expect(tls.certificateChain.count == 1)

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A value behind a lock that closures can share (a `Mutex` itself cannot be captured).
@@ -47,18 +48,30 @@ final class ReplayAPIServer: Sendable {
   let disconnected = LockedValue(0)
 
   var port: Int { channel.localAddress!.port! }
-  var url: String { "http://127.0.0.1:\(port)" }
+  var url: String { "\(scheme)://127.0.0.1:\(port)" }
+  let scheme: String
   var requests: [Request] { recorded.withLock { $0 } }
 
-  init(script: [Response]) async throws {
+  /// `tls`: serve https with this configuration (the test CA's server certificate, and whether a
+  /// client certificate is required).
+  init(script: [Response], tls: TLSConfiguration? = nil) async throws {
+    let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
     let script = LockedValue(script)
     self.script = script
+    scheme = tls == nil ? "http" : "https"
     let recorded = self.recorded
     let disconnected = self.disconnected
     channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { channel in
-        channel.pipeline.configureHTTPServerPipeline().flatMap {
+        if let sslContext {
+          do {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+          } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+          }
+        }
+        return channel.pipeline.configureHTTPServerPipeline().flatMap {
           channel.pipeline.addHandler(
             ReplayHandler(
               next: {

@@ -244,6 +244,22 @@ import Testing
     #expect(requests[4].query["resourceVersion"] == "48302")
   }
 
+  @Test func otherWatchErrorEventsRetryTheWatchWithoutListing() async throws {
+    let h = try await Harness([
+      .full(status: 200, body: Self.page2),
+      .stream(
+        chunks: KubernetesFixtures.lines("watch-internal-error-event.jsonl"), ending: .end),
+      .stream(chunks: [Self.watchLines[1]], ending: .hold),
+    ])
+    let changes = await h.changes(2)
+    let requests = await h.server.requests(atLeast: 3)
+    try await h.stop()
+    #expect(
+      changes.map(names) == ["resynced[default/my-udp-service]", "modified default/worker@48320"])
+    #expect(requests.map { $0.query["watch"] != nil } == [false, true, true])
+    #expect(requests.dropFirst().map { $0.query["resourceVersion"] } == ["48302", "48302"])
+  }
+
   @Test func forbiddenListYieldsNothingAndKeepsTrying() async throws {
     let forbidden = KubernetesFixtures.bytes("status-403.json")
     let h = try await Harness([

@@ -14,8 +14,10 @@ public final class KubernetesClient: Sendable {
 
   /// `readTimeout`: the longest silence on a connection before it is taken for dead; longer than a
   /// watch's server-side timeout, since a quiet watch only carries a bookmark now and then.
+  /// `connectTimeout`: how long connecting (TCP and TLS, retried within that time) may take.
   public init(
     config: KubernetesConfig, readTimeout: Duration = .seconds(11 * 60),
+    connectTimeout: Duration = .seconds(10),
     logger: Logger = Logger(label: "l7mp.bridge.kubernetes")
   ) throws(ConfigError) {
     self.config = config
@@ -23,7 +25,7 @@ public final class KubernetesClient: Sendable {
     let configuration = HTTPClient.Configuration(
       tlsConfiguration: try config.tlsConfiguration(),
       redirectConfiguration: .disallow,
-      timeout: .init(connect: .seconds(10), read: TimeAmount(readTimeout)),
+      timeout: .init(connect: TimeAmount(connectTimeout), read: TimeAmount(readTimeout)),
       decompression: .disabled)
     http = HTTPClient(
       eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration,
@@ -163,7 +165,12 @@ public final class KubernetesClient: Sendable {
       default: return "\(e)"
       }
     }
-    return "\(error)"
+    let text = "\(error)"
+    if text.contains("CERTIFICATE_VERIFY_FAILED") {
+      return
+        "TLS: the server's certificate is not signed by the configured certificate authority, or does not name this host (\(text))"
+    }
+    return text
   }
 
   static func check(_ status: HTTPResponseStatus, body: [UInt8]) throws(KubernetesAPIError) {

@@ -77,24 +77,23 @@ public struct ResourceWatcher: Sendable {
         try await client.watch(
           resource, from: from, timeoutSeconds: Int.random(in: options.watchTimeoutSeconds)
         ) { event throws(KubernetesAPIError) in
+          let change: ResourceChange
+          let rv: String
           switch event {
-          case .added(let o), .modified(let o), .deleted(let o):
-            if !o.resourceVersion.isEmpty { latest = o.resourceVersion }
+          case .added(let o): (change, rv) = (.added(o), o.resourceVersion)
+          case .modified(let o): (change, rv) = (.modified(o), o.resourceVersion)
+          case .deleted(let o): (change, rv) = (.deleted(o), o.resourceVersion)
+          case .bookmark(let bookmark):
+            latest = bookmark
             progressed = true
-            if case .added = event {
-              await onChange(.added(o))
-            } else if case .modified = event {
-              await onChange(.modified(o))
-            } else {
-              await onChange(.deleted(o))
-            }
-          case .bookmark(let rv):
-            latest = rv
-            progressed = true
+            return !Task.isCancelled
           case .error(let status):
             stop = .watchError(status)
             return false
           }
+          if !rv.isEmpty { latest = rv }
+          progressed = true
+          await onChange(change)
           return !Task.isCancelled
         }
         if let stop { throw stop }
