@@ -8,12 +8,13 @@ BIN           = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
 APT_PACKAGES  = libyaml-dev libedit-dev libpcap-dev pkg-config socat curl
 EXAMPLE_RULES = examples/gateway.rules
 
-.PHONY: all deps build test run bench fuzz format lint clean help
+.PHONY: all deps build test run rules-demo bench fuzz format lint clean help
 
 all: build
 
 help:
-	@echo "make run    install, build, and run l7mp on the built-in example"
+	@echo "make run    install, build, and run the seed's gateway example (proxies, echo servers, bridge)"
+	@echo "make rules-demo  check, disasm and eval the DESIGN example rules"
 	@echo "make test   install, build, and run every test"
 	@echo "make bench  benchmarks (release build, ordo-one/benchmark)"
 	@echo "make fuzz   libFuzzer on the front end, the program decoder+verifier+VM and the YAML reader (FUZZ_SECONDS=60 each)"
@@ -37,7 +38,12 @@ test: deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
+# The seed's gateway → transcoder → worker example on loopback (examples/udp-gateway/run.sh).
 run: build
+	L7MP=$(BIN)/l7mp bash examples/udp-gateway/run.sh
+
+# The rule tools on the DESIGN example: check, disasm, eval on four packets, five mistakes.
+rules-demo: build
 	@echo "== l7mp check $(EXAMPLE_RULES)"
 	$(BIN)/l7mp check $(EXAMPLE_RULES)
 	@echo "== l7mp disasm $(EXAMPLE_RULES)"
@@ -50,7 +56,6 @@ run: build
 	  --packet 'udp 172.16.0.1:1234 -> 10.0.0.1:53 payload "?"'
 	@echo "== l7mp check examples/mistakes.rules (five deliberate mistakes; exit 1 expected)"
 	-$(BIN)/l7mp check examples/mistakes.rules
-	@echo "The proxy: l7mp run --config FILE and l7mp echo (docs/proxy.md)."
 
 bench: deps
 	L7MP_BENCHMARKS=1 $(SWIFT) package --scratch-path .build-bench --disable-sandbox benchmark $(BENCH_ARGS)
