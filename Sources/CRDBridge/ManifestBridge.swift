@@ -44,10 +44,20 @@ public struct ManifestBridge: Sendable {
   /// Reads, translates, reconciles once.
   public func pass() async -> Pass {
     let read = ManifestFiles.read(paths)
-    let translation = Bridge.translate(read.files)
+    return await Self.pass(
+      files: read.files, problems: read.problems, apiPort: apiPort, token: token, logger: logger)
+  }
+
+  /// Translates `files` (manifests, or objects from the Kubernetes API as JSON) and reconciles
+  /// every pod of every proxy set. With problems or errors, changes nothing.
+  public static func pass(
+    files: [(name: String, bytes: [UInt8])], problems: [String], apiPort: Int, token: String?,
+    logger: Logger
+  ) async -> Pass {
+    let translation = Bridge.translate(files)
     var pass = Pass(
-      diagnostics: read.problems + translation.diagnostics.all.map(\.description),
-      errors: read.problems.count + translation.diagnostics.errorCount, outcomes: [])
+      diagnostics: problems + translation.diagnostics.all.map(\.description),
+      errors: problems.count + translation.diagnostics.errorCount, outcomes: [])
     for d in pass.diagnostics { logger.warning("\(d)") }
     guard pass.errors == 0 else {
       logger.error("the manifests have \(pass.errors) error(s): nothing was changed")
@@ -67,6 +77,13 @@ public struct ManifestBridge: Sendable {
     }
     pass.outcomes = await Reconciler.reconcile(targets, logger: logger)
     return pass
+  }
+
+  static func log(_ p: Pass, _ logger: Logger) {
+    let changes = p.outcomes.reduce(0) { $0 + $1.applied.count }
+    logger.info(
+      "pass: \(p.outcomes.count) proxies, \(changes) changes, \(p.converged ? "in step" : "not in step")"
+    )
   }
 
   /// Passes until the task is cancelled.

@@ -21,8 +21,9 @@ struct BridgeCommand: AsyncParsableCommand {
       With --once: one pass, then exit 0 when every proxy is in step, 1 when not (manifest \
       errors, a proxy unreachable or refusing a change), 2 on usage errors.
 
-      The Kubernetes API source (--kubernetes) is not wired to this command yet; its client is in \
-      Sources/CRDBridge/Kubernetes (docs/kubernetes.md).
+      With --kubernetes instead: the objects come from the Kubernetes API (list + watch of \
+      VirtualServices, Routes, Services, EndpointSlices, Pods; the in-cluster service account, \
+      or --kubeconfig), and a pass runs after every change (docs/kubernetes.md).
       """
   )
 
@@ -30,6 +31,18 @@ struct BridgeCommand: AsyncParsableCommand {
     name: .customLong("manifests"), parsing: .singleValue,
     help: "A manifest file or directory (repeatable).")
   var manifests: [String] = []
+
+  @Flag(help: "Read the objects from the Kubernetes API instead of manifest files.")
+  var kubernetes = false
+
+  @Option(help: "With --kubernetes: a kubeconfig file (default: the in-cluster service account).")
+  var kubeconfig: String?
+
+  @Option(help: "With --kubeconfig: the context to use (default: its current-context).")
+  var context: String?
+
+  @Option(help: "With --kubernetes: watch one namespace only (default: all).")
+  var namespace: String?
 
   @Option(help: "The port of every proxy's control API.")
   var apiPort: Int = AdminConfig.defaultPort
@@ -47,9 +60,14 @@ struct BridgeCommand: AsyncParsableCommand {
   var once = false
 
   func validate() throws {
-    if manifests.isEmpty {
-      throw ValidationError("give the manifests, e.g. l7mp bridge --manifests examples/udp-gateway")
+    if manifests.isEmpty == !kubernetes {
+      throw ValidationError(
+        "give either the manifests (l7mp bridge --manifests examples/udp-gateway) or --kubernetes")
     }
+    if !kubernetes, kubeconfig != nil || context != nil || namespace != nil {
+      throw ValidationError("--kubeconfig, --context and --namespace go with --kubernetes")
+    }
+    if once && kubernetes { throw ValidationError("--once works with --manifests only") }
     guard (1...65535).contains(apiPort) else {
       throw ValidationError("--api-port \(apiPort) is out of range 1–65535")
     }
@@ -65,6 +83,10 @@ struct BridgeCommand: AsyncParsableCommand {
         Output.error("l7mp bridge: \(error)\n")
         throw ExitCode(2)
       }
+    }
+    if kubernetes {
+      try await runKubernetes(token: token)
+      return
     }
     let bridge = ManifestBridge(
       paths: manifests, apiPort: apiPort, token: token,
@@ -82,17 +104,41 @@ struct BridgeCommand: AsyncParsableCommand {
     }
     Output.write("l7mp: bridge watching \(manifests.joined(separator: ", "))\n")
     try await SignalHandling.run(
-      [BridgeService(bridge: bridge)], logger: Logger(label: "l7mp.lifecycle"))
+      [BridgeService { await bridge.run() }], logger: Logger(label: "l7mp.lifecycle"))
+  }
+}
+
+extension BridgeCommand {
+  func runKubernetes(token: String?) async throws {
+    let logger = Logger(label: "l7mp.bridge")
+    let client: KubernetesClient
+    do {
+      let config =
+        try kubeconfig.map { path throws(ConfigError) in
+          try KubernetesConfig.kubeconfig(path: path, context: context)
+        } ?? KubernetesConfig.inCluster()
+      client = try KubernetesClient(config: config, logger: logger)
+    } catch {
+      Output.error("l7mp bridge: \(error)\n")
+      throw ExitCode(2)
+    }
+    let bridge = KubernetesBridge(
+      client: client, namespace: namespace, apiPort: apiPort, token: token,
+      resyncInterval: .milliseconds(Int64(resync * 1000)), logger: logger)
+    Output.write("l7mp: bridge watching the Kubernetes API at \(client.config.server)\n")
+    try await SignalHandling.run(
+      [BridgeService { await bridge.run() }], logger: Logger(label: "l7mp.lifecycle"))
+    try? await client.shutdown()
   }
 }
 
 /// The bridge's passes as a service: stops on SIGTERM or SIGINT.
 struct BridgeService: Service {
-  let bridge: ManifestBridge
+  let body: @Sendable () async -> Void
 
   func run() async throws {
     await withGracefulShutdownHandler {
-      await cancelWhenGracefulShutdown { await bridge.run() }
+      await cancelWhenGracefulShutdown { await body() }
     } onGracefulShutdown: {
     }
   }

@@ -27,8 +27,13 @@ struct RunCommand: AsyncParsableCommand {
       """
   )
 
-  @Option(name: .customLong("config"), help: "The configuration file (YAML or JSON).")
-  var config: String
+  @Option(
+    name: .customLong("config"),
+    help: """
+      The configuration file (YAML or JSON). Without it the proxy starts empty, to be \
+      configured through the control API (as the bridge does).
+      """)
+  var config: String?
 
   @Option(
     help: """
@@ -51,6 +56,11 @@ struct RunCommand: AsyncParsableCommand {
   }
 
   func run() async throws {
+    guard let config else {
+      try await serve(
+        ProxyConfig(), base: FileManager.default.currentDirectoryPath, name: "(no configuration)")
+      return
+    }
     guard let data = FileManager.default.contents(atPath: config) else {
       var isDir: ObjCBool = false
       let exists = FileManager.default.fileExists(atPath: config, isDirectory: &isDir)
@@ -66,7 +76,13 @@ struct RunCommand: AsyncParsableCommand {
       Output.error("l7mp run: \(error.description)\n")
       throw ExitCode(2)
     }
-    let base = URL(fileURLWithPath: config).deletingLastPathComponent().path
+    try await serve(
+      proxyConfig, base: URL(fileURLWithPath: config).deletingLastPathComponent().path, name: config
+    )
+  }
+
+  /// Loads the configuration, starts the control API, and runs until SIGTERM or SIGINT.
+  func serve(_ proxyConfig: ProxyConfig, base: String, name config: String) async throws {
     let runtime = ProxyRuntime(baseDirectory: base)
     do {
       try await runtime.load(proxyConfig)

@@ -9,7 +9,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 RUN=/tmp/l7mp-udp-gateway
 mkdir -p "$RUN"
 rm -f "$RUN/uds-echo.sock"
-echo '{}' >"$RUN/empty.json"
 
 pids=()
 stop() {
@@ -47,8 +46,8 @@ done
 
 start worker echo --udp 127.0.0.3:9999
 start uds-echo echo --uds "$RUN/uds-echo.sock"
-start gateway run --config "$RUN/empty.json" --api-bind 127.0.0.1
-L7MP_LOG_LEVEL=debug start transcoder run --config "$RUN/empty.json" --api-bind 127.0.0.2
+start gateway run --api-bind 127.0.0.1
+L7MP_LOG_LEVEL=debug start transcoder run --api-bind 127.0.0.2
 wait_for "$RUN/gateway.log" "l7mp: ready"
 wait_for "$RUN/transcoder.log" "l7mp: ready"
 start bridge bridge --manifests "$HERE"

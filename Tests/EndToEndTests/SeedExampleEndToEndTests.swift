@@ -100,15 +100,14 @@ private func metric(_ text: String, _ name: String, _ labels: String) -> Double?
     }
     try FileManager.default.createDirectory(atPath: Self.run, withIntermediateDirectories: true)
     try? FileManager.default.removeItem(atPath: Self.run + "/uds-echo.sock")
-    let empty = try CLI.temporaryFile("empty.json", "{}")
     let debug = ["L7MP_LOG_LEVEL": "debug"]
 
     let worker = try ServerProcess.l7mp(["echo", "--udp", "127.0.0.3:9999"], environment: debug)
     let udsEcho = try ServerProcess.l7mp(
       ["echo", "--uds", Self.run + "/uds-echo.sock"], environment: debug)
-    let gateway = try ServerProcess.l7mp(["run", "--config", empty, "--api-bind", "127.0.0.1"])
+    let gateway = try ServerProcess.l7mp(["run", "--api-bind", "127.0.0.1"])
     let transcoder = try ServerProcess.l7mp(
-      ["run", "--config", empty, "--api-bind", "127.0.0.2"], environment: debug)
+      ["run", "--api-bind", "127.0.0.2"], environment: debug)
     defer {
       for p in [gateway, transcoder, worker, udsEcho] { p.stop() }
     }
