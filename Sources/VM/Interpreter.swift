@@ -368,16 +368,13 @@ struct Machine {
       // One range or CIDR, the common case: no search.
       return bounds[0] <= x && x <= bounds[1] ? 0 : nil
     }
-    // The last lower bound not above x, with no branch per step to mispredict: `base` moves up
-    // by half the remaining span when that bound is <= x (a conditional move).
-    var base = 0
-    var n = count
-    while n > 1 {
-      let half = n / 2
-      base = bounds[2 * (base + half)] <= x ? base + half : base
-      n -= half
+    var lo = 0
+    var hi = count
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if bounds[2 * mid] <= x { lo = mid + 1 } else { hi = mid }
     }
-    return count > 0 && bounds[2 * base] <= x && x <= bounds[2 * base + 1] ? base : nil
+    return lo > 0 && x <= bounds[2 * (lo - 1) + 1] ? lo - 1 : nil
   }
 
   func bytesSetContains(_ k: Int, _ v: BytesRegister) -> Bool {
