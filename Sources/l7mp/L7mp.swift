@@ -17,7 +17,11 @@ struct L7mp: AsyncParsableCommand {
       Language reference: grammar/rules.ebnf and docs/language.md.
       """,
     version: "0.1.0",
-    subcommands: [CheckCommand.self, CompileCommand.self, DisasmCommand.self, EvalCommand.self]
+    subcommands: [
+      CheckCommand.self, CompileCommand.self, DisasmCommand.self, EvalCommand.self,
+      TestCommand.self,
+      ReplCommand.self,
+    ]
   )
 
   /// Exit codes: 64 (ArgumentParser's usage error) is mapped to 2 as documented.
