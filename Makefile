@@ -5,7 +5,7 @@ SWIFT        ?= swift
 CONFIG       ?= debug
 SWIFT_FLAGS  ?= -c $(CONFIG)
 BIN           = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
-APT_PACKAGES  = libyaml-dev libedit-dev libpcap-dev pkg-config socat curl
+APT_PACKAGES  = libyaml-dev libedit-dev libpcap-dev pkg-config socat curl python3
 EXAMPLE_RULES = examples/gateway.rules
 
 .PHONY: all deps build test run rules-demo bench fuzz format lint clean help

@@ -1,5 +1,8 @@
 #include "l7mp_edit_shim.h"
 
+#include <signal.h>
+#include <string.h>
+
 FILE *l7mp_stdin(void) { return stdin; }
 FILE *l7mp_stdout(void) { return stdout; }
 FILE *l7mp_stderr(void) { return stderr; }
@@ -41,3 +44,14 @@ int l7mp_history_save(History *h, const char *path) {
   return history(h, &ev, H_SAVE, path);
 }
 void l7mp_history_end(History *h) { history_end(h); }
+
+static void l7mp_ignore_signal(int signo) { (void)signo; }
+
+int l7mp_catch_sigint(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = l7mp_ignore_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;
+  return sigaction(SIGINT, &action, NULL);
+}
