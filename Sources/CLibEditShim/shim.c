@@ -10,7 +10,8 @@ FILE *l7mp_stderr(void) { return stderr; }
 EditLine *l7mp_el_init(const char *program) { return el_init(program, stdin, stdout, stderr); }
 int l7mp_el_set_prompt(EditLine *el, l7mp_prompt_fn prompt) { return el_set(el, EL_PROMPT, prompt); }
 int l7mp_el_set_editor(EditLine *el, const char *mode) { return el_set(el, EL_EDITOR, mode); }
-int l7mp_el_set_history(EditLine *el, History *history) { return el_set(el, EL_HIST, history, history); }
+// EL_HIST takes libedit's `history` function and the History to pass it.
+int l7mp_el_set_history(EditLine *el, History *h) { return el_set(el, EL_HIST, history, h); }
 int l7mp_el_add_function(EditLine *el, const char *name, const char *help, l7mp_command_fn fn) {
   return el_set(el, EL_ADDFN, name, help, fn);
 }

@@ -123,11 +123,7 @@ public struct ManifestBridge: Sendable {
         if last != nil && fingerprint != last { logger.info("manifests changed") }
         last = fingerprint
         lastPass = now
-        let p = await pass()
-        let changes = p.outcomes.reduce(0) { $0 + $1.applied.count }
-        logger.info(
-          "pass: \(p.outcomes.count) proxies, \(changes) changes, \(p.converged ? "in step" : "not in step")"
-        )
+        Self.log(await pass(known: &known), logger)
       }
       try? await Task.sleep(for: pollInterval)
     }
