@@ -6,13 +6,14 @@
 #   nginx-keep   nginx stream without proxy_responses (the upstream socket is kept)
 #   socat        socat UDP4-LISTEN:…,fork UDP4:echo
 #   l7mp         `l7mp run` (release build) with the seed's rule
+#   l7mp-ws      the same rule routing over a WebSocket hop: UDP → WebSocket → UDP in one l7mp
 # for 64- and 1200-byte payloads: a ping-pong client (latency; everything on core 0) and a client
 # keeping 32 datagrams in flight (throughput; client and echo on core 0, the proxy on core 1).
 # For each run: round trips/s, p50/p99 (ping-pong), and the proxy's CPU time per round trip
 # (utime+stime of the proxy and its children from /proc, before and after). Then the RSS of l7mp
 # with 10,000 live UDP sessions.
 #
-# Environment: PROXIES (all five), SIZES ("64 1200"), REPEAT (3), PING_COUNT (20000), FLOOD_COUNT (100000), RUN_SECONDS (15, the bound
+# Environment: PROXIES (all six), SIZES ("64 1200"), REPEAT (3), PING_COUNT (20000), FLOOD_COUNT (100000), RUN_SECONDS (15, the bound
 # of each run), FLOWS (10000), OUT (/tmp/l7mp-bench-proxy), L7MP (a release l7mp binary; built
 # with `swift build -c release --scratch-path .build-release` if not given).
 set -euo pipefail
@@ -25,7 +26,7 @@ FLOOD_COUNT=${FLOOD_COUNT:-100000}
 RUN_SECONDS=${RUN_SECONDS:-15}
 FLOWS=${FLOWS:-10000}
 SIZES=${SIZES:-"64 1200"}
-PROXIES=${PROXIES:-"direct nginx-resp1 nginx-keep socat l7mp"}
+PROXIES=${PROXIES:-"direct nginx-resp1 nginx-keep socat l7mp l7mp-ws"}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.tsv
 
@@ -45,7 +46,7 @@ fi
 
 gcc -O2 -Wall -Wextra -o "$OUT/udpbench" "$ROOT/Benchmarks/proxy/udpbench.c"
 UDPBENCH=$OUT/udpbench
-if [ -z "${L7MP:-}" ] && [[ " $PROXIES " == *" l7mp "* ]]; then
+if [ -z "${L7MP:-}" ] && [[ " $PROXIES " == *" l7mp"* ]]; then
   (cd "$ROOT" && swift build -c release --scratch-path .build-release --product l7mp)
   L7MP=$ROOT/.build-release/release/l7mp
 fi
@@ -78,13 +79,16 @@ tree() { # PID: the PID and all its descendants
   for c in $(pgrep -P "$p" || true); do tree "$c"; done
 }
 
-cpu_ticks() { # PID: utime+stime (clock ticks) of PID and its descendants, summed
-  local total=0 p f
-  for p in $(tree "$1"); do
+# PID: CPU clock ticks of PID (utime+stime, plus cutime+cstime: its children that have ended,
+# like socat's per-flow children) and of its live descendants (nginx's worker, socat's children).
+cpu_ticks() {
+  local total=0 p f root=$1
+  for p in $(tree "$root"); do
     f=$(cat "/proc/$p/stat" 2>/dev/null) || continue
     f=${f##*) } # after the command name, which may hold spaces
-    set -- $f   # field 3 of stat is now $1: utime is $12, stime $13
+    set -- $f   # field 3 of stat is now $1: utime is $12, stime $13, cutime $14, cstime $15
     total=$((total + ${12} + ${13}))
+    [ "$p" = "$root" ] && total=$((total + ${14} + ${15}))
   done
   echo "$total"
 }
@@ -105,7 +109,7 @@ wait_for() { # FILE TEXT: up to 30 s
 }
 
 HZ=$(getconf CLK_TCK)
-read -r ECHO_PORT PROXY_PORT CLIENT_PORT API_PORT <<<"$(free_ports 4)"
+read -r ECHO_PORT PROXY_PORT CLIENT_PORT API_PORT WS_PORT <<<"$(free_ports 5)"
 
 # --- peers --------------------------------------------------------------------------------------
 taskset -c 0 "$UDPBENCH" echo 127.0.0.1 "$ECHO_PORT" 3600 >"$OUT/echo.log" 2>&1 &
@@ -153,7 +157,36 @@ listeners:
     rules: bench
 CONF
 
-PROXY_PID=""
+# UDP → WebSocket → UDP in one l7mp: the UDP listener sends every datagram as a WebSocket message
+# to l7mp's own WebSocket listener, which sends it on to the UDP echo server.
+cat >"$OUT/l7mp-ws.yaml" <<CONF
+rulelists:
+  - name: bench
+    source: |
+      rulelist bench for UDP {
+        rule seed when IP.src_addr starts "127.0.0" and UDP.src_port == $CLIENT_PORT {
+          route to ws-hop
+        }
+      }
+      rulelist ws-in for WebSocket {
+        rule all { route to echo }
+      }
+clusters:
+  - name: ws-hop
+    spec: {protocol: WebSocket, port: $WS_PORT, path: /}
+    endpoints: [{spec: {address: 127.0.0.1}}]
+  - name: echo
+    spec: {protocol: UDP, port: $ECHO_PORT}
+    endpoints: [{spec: {address: 127.0.0.1}}]
+listeners:
+  - name: bench
+    spec: {protocol: UDP, address: 127.0.0.1, port: $PROXY_PORT}
+    rules: bench
+  - name: ws-in
+    spec: {protocol: WebSocket, address: 127.0.0.1, port: $WS_PORT}
+    rules: ws-in
+CONF
+
 start_proxy() { # NAME: starts that proxy on core 1 (PROXY_PID), waits until it answers
   local name=$1
   case $name in
@@ -178,6 +211,12 @@ start_proxy() { # NAME: starts that proxy on core 1 (PROXY_PID), waits until it 
         --api-port "$API_PORT" >"$OUT/l7mp.log" 2>&1 &
       PROXY_PID=$!
       wait_for "$OUT/l7mp.log" "l7mp: ready"
+      ;;
+    l7mp-ws)
+      L7MP_LOG_LEVEL=warning taskset -c 1 "$L7MP" run --config "$OUT/l7mp-ws.yaml" \
+        --api-port 0 >"$OUT/l7mp-ws.log" 2>&1 &
+      PROXY_PID=$!
+      wait_for "$OUT/l7mp-ws.log" "l7mp: ready"
       ;;
   esac
   [ -n "$PROXY_PID" ] && pids+=("$PROXY_PID")
