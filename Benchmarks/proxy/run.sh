@@ -98,8 +98,8 @@ pin() { # PID CPU: moves every thread of PID and its descendants to CPU
   for p in $(tree "$1"); do taskset -a -p -c "$2" "$p" >/dev/null 2>&1 || true; done
 }
 
-wait_for() { # FILE TEXT: up to 30 s
-  for _ in $(seq 300); do
+wait_for() { # FILE TEXT [SECONDS]: up to SECONDS (30)
+  for _ in $(seq $((${3:-30} * 10))); do
     grep -q "$2" "$1" 2>/dev/null && return 0
     sleep 0.1
   done
@@ -282,7 +282,7 @@ for name in $PROXIES; do
     rm -f "$OUT/sessions.ready"
     taskset -c 0 "$UDPBENCH" sessions 127.0.0.1 "$PROXY_PORT" "$FLOWS" 8 "$OUT/sessions.ready" >"$OUT/sessions.log" &
     spid=$!
-    wait_for "$OUT/sessions.ready" answered
+    wait_for "$OUT/sessions.ready" answered 90 # udpbench gives up after 60 s
     sleep 2
     rss=$(awk '/VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
     active=$(curl -s "http://127.0.0.1:$API_PORT/metrics" | awk '/^l7mp_sessions_active/ { s += $2 } END { print s + 0 }')
