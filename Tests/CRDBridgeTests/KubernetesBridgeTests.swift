@@ -73,7 +73,8 @@ import Testing
     ) { port in apiPort.withLock { $0 = port } }
     let server = Task { try await api.run() }
     defer { server.cancel() }
-    let deadline = ContinuousClock.now + .seconds(10)
+    // Generous: with the whole suite running in parallel on two cores the server can be slow.
+    let deadline = ContinuousClock.now + .seconds(60)
     while apiPort.withLock({ $0 }) == nil && ContinuousClock.now < deadline {
       try await Task.sleep(for: .milliseconds(10))
     }
@@ -116,19 +117,29 @@ import Testing
     defer { passes.cancel() }
 
     func waitFor(_ condition: @Sendable () async -> Bool) async throws -> Bool {
-      let deadline = ContinuousClock.now + .seconds(15)
+      let deadline = ContinuousClock.now + .seconds(60)
       while ContinuousClock.now < deadline {
         if await condition() { return true }
         try await Task.sleep(for: .milliseconds(20))
       }
       return false
     }
-    #expect(try await waitFor { await runtime.listeners().map(\.name) == ["vs-a"] })
-    #expect(await runtime.rulelists().map(\.name) == ["vs-a"])
+    let configured = try await waitFor {
+      let l = await runtime.listeners()
+      let r = await runtime.rulelists()
+      return l.map(\.name) == ["vs-a"] && r.map(\.name) == ["vs-a"]
+    }
+    #expect(configured)
 
     await state.apply(.deleted(vs), to: index("VirtualService"))
-    #expect(try await waitFor { await runtime.listeners().isEmpty })
-    #expect(await runtime.rulelists().isEmpty)
+    // Listener, then rule source, then cluster go: wait for the last of them.
+    let emptied = try await waitFor {
+      let l = await runtime.listeners()
+      let r = await runtime.rulelists()
+      let c = await runtime.clusters()
+      return l.isEmpty && r.isEmpty && c.isEmpty
+    }
+    #expect(emptied)
     passes.cancel()
     server.cancel()
     await runtime.shutdown()

@@ -13,7 +13,7 @@ import Testing
         os.environ["L7MP_HISTORY"] = hist
         os.execv(exe, [exe, "repl", rules])
     out = b""
-    def wait_for(token, timeout=15):
+    def wait_for(token, timeout=60):
         global out
         end = time.time() + timeout
         while time.time() < end:
@@ -36,14 +36,14 @@ import Testing
     # The up arrow brings the last line back (libedit redraws it), Enter runs it again.
     before = out.count(b"UDP.src_port")
     os.write(fd, b"\x1b[A\r")
-    end = time.time() + 15
+    end = time.time() + 60
     while time.time() < end and out.count(b"UDP.src_port") < before + 2:
         wait_for(b"\x00", 0.2)
     print("history", out.count(b"UDP.src_port") >= before + 1, flush=True)
     os.write(fd, b"garbage ((\x03")
     step("cancel", b":type 1 == 1\r", b"bool")
     os.write(fd, b"\x04")
-    end = time.time() + 15
+    end = time.time() + 60
     status = None
     while time.time() < end:
         p, s = os.waitpid(pid, os.WNOHANG)
