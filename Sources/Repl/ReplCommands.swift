@@ -26,7 +26,7 @@ extension ReplSession {
       }
       if outcomes.isEmpty { return "no frames match\n" }
       let note = rules == nil ? "(no rules loaded: :load FILE for verdicts)\n" : ""
-      return VerdictTable.text(outcomes, rules) + note
+      return VerdictTable.text(outcomes, rules, start: capture.frames.first?.time) + note
     }
   }
 

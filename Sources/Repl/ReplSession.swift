@@ -24,6 +24,9 @@ public final class ReplSession {
   var selection: Selection?
   /// Lines of a definition being typed (multi-line input).
   var pending: [String] = []
+  /// The warnings of the rules as last compiled: a definition reports only warnings it adds,
+  /// not every standing one again.
+  var standingWarnings: Set<String> = []
 
   struct Selection {
     /// The frame it came from, nil for a packet literal.
@@ -237,6 +240,7 @@ public final class ReplSession {
     source = s
     rules = compiled
     cachedOutcomes = nil
+    standingWarnings = Self.warnings(diagnostics)
     var out = DiagnosticRenderer().render(diagnostics, in: s)
     guard let compiled else {
       return out + "error: \(s.name) has errors; no rules are loaded (fix them and :reload)\n"
@@ -265,10 +269,13 @@ public final class ReplSession {
     let tentative = definitions + [definition]
     let s = SourceFile(name: sourceName(tentative), text: sessionText(tentative))
     let (compiled, diagnostics) = CompiledRules.build(s)
-    let rendered = DiagnosticRenderer().render(diagnostics, in: s)
     guard let compiled else {
-      return rendered + "error: the definition was not added; the session's rules are unchanged\n"
+      return DiagnosticRenderer().render(diagnostics, in: s)
+        + "error: the definition was not added; the session's rules are unchanged\n"
     }
+    let rendered = DiagnosticRenderer().render(
+      diagnostics.filter { !standingWarnings.contains($0.message) }, in: s)
+    standingWarnings = Self.warnings(diagnostics)
     let summary = SessionSource.apply(
       definition, to: sessionText(definitions), rulelist: chosenRulelist
     ).summary
@@ -277,6 +284,10 @@ public final class ReplSession {
     rules = compiled
     cachedOutcomes = nil
     return rendered + summary + "\n"
+  }
+
+  static func warnings(_ diagnostics: [Diagnostic]) -> Set<String> {
+    Set(diagnostics.filter { $0.severity != .error }.map(\.message))
   }
 
   func showSource() -> String {

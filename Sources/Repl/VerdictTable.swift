@@ -4,10 +4,13 @@ import VM
 /// The verdicts of a capture's frames as a table for people and as JSON for scripts
 /// (`l7mp test`, the REPL's `:packets` and `:run`).
 public enum VerdictTable {
-  /// Columns: frame, time (seconds since the first frame), flow, bytes on the wire, rule,
-  /// action; an undecodable frame says why in the action column.
-  public static func text(_ outcomes: [FrameOutcome], _ rules: CompiledRules?) -> String {
-    let start = outcomes.first?.frame.time ?? CaptureTime(seconds: 0, nanoseconds: 0)
+  /// Columns: frame, time (seconds since `start`, the capture's first frame; a filtered list
+  /// keeps the capture's clock), flow, bytes on the wire, rule, action; an undecodable frame
+  /// says why in the action column.
+  public static func text(
+    _ outcomes: [FrameOutcome], _ rules: CompiledRules?, start: CaptureTime? = nil
+  ) -> String {
+    let start = start ?? outcomes.first?.frame.time ?? CaptureTime(seconds: 0, nanoseconds: 0)
     var rows = [["frame", "time", "flow", "bytes", "rule", "action"]]
     for o in outcomes {
       let f = o.frame

@@ -65,6 +65,7 @@ public enum PacketLiteral {
   public static func format(_ p: ParsedPacket) -> String {
     let packet = p.packet
     var parts: [String] = []
+    let web = p.protocol == .webSocket || p.protocol == .jsonSocket
     switch p.protocol {
     case .udp: parts.append("udp")
     case .tcp: parts.append("tcp")
@@ -73,12 +74,15 @@ public enum PacketLiteral {
     }
     if p.protocol == .unixDomainSocket {
       parts.append(formatBare(packet.unixFilename ?? "", allowed: isPathByte))
+    } else if web, packet.srcAddr == nil, packet.dstAddr == nil, packet.srcPort == nil,
+      packet.dstPort == nil
+    {
+      // A WebSocket request without addresses: `ws GET /path`.
     } else {
       parts.append(formatEndpoint(packet.srcAddr, packet.srcPort))
       parts.append("->")
       parts.append(formatEndpoint(packet.dstAddr, packet.dstPort))
     }
-    let web = p.protocol == .webSocket || p.protocol == .jsonSocket
     if web, packet.httpMethod != nil || packet.httpPath != nil || packet.httpQuery != nil {
       parts.append(packet.httpMethod.map { $0.isEmpty ? "GET" : $0 } ?? "GET")
       var target = packet.httpPath ?? "/"
@@ -191,6 +195,8 @@ struct LiteralReader {
           "expected the socket's path after 'uds', e.g. uds /var/run/sock/uds-echo.sock", at: i)
       }
       p.unixFilename = try bareOrQuoted(PacketLiteral.isPathByte, what: "socket path")
+    } else if proto == .webSocket, startsWithWord() {
+      // `ws GET /path …`: a WebSocket request without addresses; IP and port fields are absent.
     } else {
       let (src, sport) = try endpoint(what: "source")
       skipSpace()
@@ -291,6 +297,17 @@ struct LiteralReader {
   }
 
   // MARK: endpoints
+
+  /// Whether a word (a method such as `GET`, or an option name) comes next rather than an
+  /// address. Hex digits followed by ':' or '.' are an address (an IPv6 one without its
+  /// brackets gets the endpoint's error, not a method's).
+  mutating func startsWithWord() -> Bool {
+    skipSpace()
+    guard i < s.count, (s[i] | 0x20) >= 0x61, (s[i] | 0x20) <= 0x7A else { return false }
+    var j = i
+    while j < s.count, Self.isHexDigit(s[j]) { j += 1 }
+    return !(j < s.count && (s[j] == UInt8(ascii: ":") || s[j] == UInt8(ascii: ".")))
+  }
 
   /// `10.0.0.1:5000` or `[::1]:5000`.
   mutating func endpoint(what: String) throws(PacketLiteralError) -> (IPAddress, Int) {

@@ -99,6 +99,12 @@ import VM
     let sip = s.handle(":packets UDP.dst_port in 5060..5061")
     #expect(sip.split(separator: "\n").count == 2, "\(sip)")
     #expect(sip.contains("192.168.1.5"))
+    // A filtered list keeps the capture's clock: the same frame shows the same time.
+    let row = { (table: String) in
+      table.split(separator: "\n").first { $0.contains("192.168.1.5") }
+        .map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
+    }
+    #expect(row(sip) != nil && row(sip) == row(s.handle(":packets")), "\(sip)")
     let tcp = s.handle(":packets TCP.dst_port == 80")
     #expect(tcp.split(separator: "\n").count == 2 && tcp.contains("TCP 10.0.0.7:40000"), "\(tcp)")
     #expect(s.handle(":packets undecodable").contains("ARP"))
@@ -200,8 +206,12 @@ import VM
     let out = s.handle("}")
     #expect(out.contains("added rule dns at the end of rulelist my-udp-endpoint"), "\(out)")
     // Added after the catch-all: the checker says it is shadowed, and it never decides.
-    #expect(out.contains("warning"), "\(out)")
+    #expect(out.contains("warning: rule 'dns' is never reached"), "\(out)")
     #expect(!s.isContinuing)
+    // The next definition reports only what it adds, not the standing warning again.
+    let next = s.handle("const unused_here = 1")
+    #expect(!next.contains("'dns' is never reached"), "\(next)")
+    #expect(next.contains("defined const unused_here"), "\(next)")
     // Replacing the catch-all by a narrower rule lets dns decide.
     let replaced = s.handle("rule everything-else when UDP.dst_port != 53 { drop }")
     #expect(replaced.contains("replaced rule everything-else"), "\(replaced)")

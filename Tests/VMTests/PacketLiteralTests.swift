@@ -56,6 +56,13 @@ import Testing
     #expect(d.packet.httpHost == "example.com")
     let bare = try PacketLiteral.parse(#"ws 1.1.1.1:1 -> 2.2.2.2:2 POST /a headers {id: 1}"#)
     #expect(bare.packet.httpMethod == "POST" && bare.packet.headers.first?.value == "1")
+    // Without addresses (the REPL's shorthand): IP and port fields are absent.
+    let short = try PacketLiteral.parse(#"ws GET /chat headers {id: 1} payload x"80""#)
+    #expect(short.protocol == .webSocket && short.packet.httpPath == "/chat")
+    #expect(short.packet.srcAddr == nil && short.packet.dstPort == nil)
+    #expect(short.packet.payload == [0x80] && short.packet.headers.first?.value == "1")
+    let optionsOnly = try PacketLiteral.parse(#"ws headers {id: 1}"#)
+    #expect(optionsOnly.packet.httpMethod == "GET" && optionsOnly.packet.srcPort == nil)
   }
 
   @Test func unixSocket() throws {
@@ -96,6 +103,7 @@ import Testing
       #"ws 127.0.0.1:40000 -> 127.0.0.1:8888 GET /path?x=1 headers {"id": "1", "User-Agent": "curl"} payload "hi""#,
       "uds /var/run/sock/uds-echo.sock",
       #"uds "" labels {a: 1}"#,
+      #"ws GET /chat headers {"id": "1"} payload x"80""#,
       #"ws 1.1.1.1:1 -> [2001:db8::1]:2 POST "/with space" host "h" labels {a: "b\n", "c d": x"ff"}"#,
       #"udp 1.1.1.1:0 -> 2.2.2.2:65535 payload "tab\tand\u{1F600}" labels {n: -9223372036854775808}"#,
     ]
@@ -150,6 +158,8 @@ import Testing
       ),
       ("ws 1.1.1.1:1 -> 2.2.2.2:2 GET", "expected the request target after GET", 29),
       ("uds", "expected the socket's path after 'uds'", 3),
+      ("ws fe80::1:5000 -> [::1]:80", "write IPv6 endpoints in brackets", 3),
+      ("udp GET /", "expected the source address and port", 4),
       (#"udp 1.1.1.1:1 -> 2.2.2.2:2 payload "\q""#, "invalid escape in string", 36),
     ]
     for (text, message, offset) in cases {
