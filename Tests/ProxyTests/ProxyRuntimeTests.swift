@@ -210,13 +210,8 @@ import Testing
     let client = try UDPTestClient(timeout: 0.3)
     client.send("down", to: port)
     #expect(client.receive() == nil)
-    let deadline = Date().addingTimeInterval(10)
-    var metrics = await runtime.metricsText()
-    while metric(metrics, "l7mp_session_failures_total", "listener=\"udp\"") < 1, Date() < deadline
-    {
-      try await Task.sleep(for: .milliseconds(50))
-      metrics = await runtime.metricsText()
-    }
+    let metrics = try await metricsWhen(
+      runtime, "l7mp_session_failures_total", "listener=\"udp\"", reaches: 1)
     #expect(metric(metrics, "l7mp_cluster_connect_failures_total", "cluster=\"dead\"") == 3)
     #expect(metric(metrics, "l7mp_session_failures_total", "listener=\"udp\"") == 1)
     let other = try UDPTestClient()
@@ -313,6 +308,21 @@ func metric(_ text: String, _ name: String, _ label: String) -> Double {
     if let v = line.split(separator: " ").last.flatMap({ Double($0) }) { return v }
   }
   return -1
+}
+
+/// The runtime's metrics once `name{label}` reaches `value`, or after `seconds` (the caller's
+/// expectations then fail with the metrics as they are).
+func metricsWhen(
+  _ runtime: ProxyRuntime, _ name: String, _ label: String, reaches value: Double,
+  seconds: Double = 10
+) async throws -> String {
+  let deadline = Date().addingTimeInterval(seconds)
+  var metrics = await runtime.metricsText()
+  while metric(metrics, name, label) < value, Date() < deadline {
+    try await Task.sleep(for: .milliseconds(50))
+    metrics = await runtime.metricsText()
+  }
+  return metrics
 }
 
 /// Set once by a thread, read by a task.

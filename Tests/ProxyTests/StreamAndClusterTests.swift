@@ -175,13 +175,8 @@ import Testing
     let client = try UDPTestClient(timeout: 0.3)
     client.send("hello", to: port)
     #expect(client.receive() == nil)
-    let deadline = Date().addingTimeInterval(10)
-    var metrics = await runtime.metricsText()
-    while metric(metrics, "l7mp_session_failures_total", "listener=\"udp\"") < 1, Date() < deadline
-    {
-      try await Task.sleep(for: .milliseconds(50))
-      metrics = await runtime.metricsText()
-    }
+    let metrics = try await metricsWhen(
+      runtime, "l7mp_session_failures_total", "listener=\"udp\"", reaches: 1)
     #expect(metric(metrics, "l7mp_cluster_disconnects_total", "cluster=\"flaky\"") == 3)
     #expect(metric(metrics, "l7mp_session_failures_total", "listener=\"udp\"") == 1)
   }
