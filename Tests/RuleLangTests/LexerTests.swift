@@ -48,6 +48,11 @@ import Testing
     #expect(tokens[7].kind == .cidr)
     #expect(tokens[8].value == .duration(90_000_000_000))
     #expect(tokens[9].value == .duration(500_000_000))
+    // `\xHH` is one byte: a string that is not UTF-8 text is the bytes it spells.
+    let (raw, rd) = lex(#""\x80\x01A" "\xc3\xa9""#)
+    #expect(!rd.hasErrors, "\(rd.diagnostics)")
+    #expect(raw[0].kind == .bytes && raw[0].value == .bytes([0x80, 0x01, 0x41]))
+    #expect(raw[1].kind == .string && raw[1].value == .string("é"))
   }
 
   @Test func sliceColonIsNotIPv6() {

@@ -435,7 +435,12 @@ public struct Lexer {
       }
     }
     guard valid else { return make(.invalid, .none) }
-    return make(.string, .string(String(decoding: bytes, as: UTF8.self)))
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+      // `\xHH` is one byte, so "\x80" means the byte 0x80: a string that is not UTF-8 text is
+      // a bytes literal (decoding it as text would silently make U+FFFD of it).
+      return make(.bytes, .bytes(bytes))
+    }
+    return make(.string, .string(text))
   }
 
   /// `x"80 00 1f"`: pairs of hex digits, spaces between pairs allowed.
