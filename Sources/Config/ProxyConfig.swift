@@ -39,8 +39,17 @@ public struct AdminConfig: Codable, Sendable, Hashable {
   public var address: String
   /// Control API port (l7mp's default, 1234).
   public var port: Int
-  /// `trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical`.
+  /// `trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical` (swift-log's levels);
+  /// l7mp's names are read too and stored as these (`AdminConfig.logLevels`).
   public var logLevel: String
+
+  /// Every accepted `log_level` and the swift-log level it means: swift-log's own names, and
+  /// the names l7mp (npmlog) used, so its configurations keep working.
+  public static let logLevels: [String: String] = [
+    "trace": "trace", "debug": "debug", "info": "info", "notice": "notice",
+    "warning": "warning", "error": "error", "critical": "critical",
+    "silly": "trace", "verbose": "debug", "http": "info", "warn": "warning", "silent": "critical",
+  ]
 
   public static let defaultPort = 1234
 
@@ -62,7 +71,16 @@ public struct AdminConfig: Codable, Sendable, Hashable {
     try c.rejectUnknownKeys(decoder)
     address = try c.decodeIfPresent(String.self, forKey: .address) ?? "127.0.0.1"
     port = try c.decodeIfPresent(Int.self, forKey: .port) ?? AdminConfig.defaultPort
-    logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
+    let level = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
+    guard let canonical = Self.logLevels[level.lowercased()] else {
+      throw DecodingError.dataCorrupted(
+        .init(
+          codingPath: c.codingPath + [CodingKeys.logLevel],
+          debugDescription:
+            "unknown log level '\(level)'; expected one of: trace, debug, info, notice, warning, error, critical (or l7mp's silly, verbose, http, warn, silent)"
+        ))
+    }
+    logLevel = canonical
   }
 }
 

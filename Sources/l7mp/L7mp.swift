@@ -27,14 +27,7 @@ struct L7mp: AsyncParsableCommand {
   /// Exit codes: 64 (ArgumentParser's usage error) is mapped to 2 as documented.
   /// Long-running subcommands (`run`, `echo`, `bridge`, `repl`) are `AsyncParsableCommand`s.
   static func mainWithExitCodes() async -> Never {
-    LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel =
-        ProcessInfo.processInfo.environment["L7MP_LOG_LEVEL"].flatMap {
-          Logger.Level(rawValue: $0)
-        } ?? .info
-      return handler
-    }
+    ProcessLogging.bootstrap()
     do {
       var command = try parseAsRoot()
       if var asyncCommand = command as? any AsyncParsableCommand {

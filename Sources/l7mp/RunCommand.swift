@@ -83,6 +83,7 @@ struct RunCommand: AsyncParsableCommand {
 
   /// Loads the configuration, starts the control API, and runs until SIGTERM or SIGINT.
   func serve(_ proxyConfig: ProxyConfig, base: String, name config: String) async throws {
+    ProcessLogging.configure(proxyConfig.admin.logLevel)
     let runtime = ProxyRuntime(baseDirectory: base)
     do {
       try await runtime.load(proxyConfig)

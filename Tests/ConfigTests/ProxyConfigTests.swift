@@ -18,6 +18,18 @@ import Testing
     #expect(c.clusters[0].loadbalancer.policy == .trivial)
   }
 
+  /// swift-log's level names, and l7mp's (npmlog) mapped to them.
+  @Test func logLevelsInBothSpellings() throws {
+    for (given, stored) in [
+      ("debug", "debug"), ("WARNING", "warning"), ("silly", "trace"), ("verbose", "debug"),
+      ("warn", "warning"), ("silent", "critical"),
+    ] {
+      let json = #"{"admin": {"log_level": "\#(given)"}}"#
+      let c = try ConfigDocument.decode(ProxyConfig.self, from: Array(json.utf8), name: "c.json")
+      #expect(c.admin.logLevel == stored, "\(given)")
+    }
+  }
+
   @Test(arguments: [
     (#"{"listners": []}"#, "unknown key 'listners'"),
     (#"{"listeners": [{"name": "a", "spec": {"protocol": "UDP"}, "rules": "r"}]}"#, "needs 'port'"),
@@ -26,6 +38,9 @@ import Testing
       "out of range"
     ),
     (#"{"rulelists": [{"name": "a"}]}"#, "exactly one of 'source'"),
+    (
+      #"{"admin": {"log_level": "loud"}}"#, "1:25: error: admin.log_level: unknown log level 'loud'"
+    ),
     (
       #"{"clusters": [{"name": "a", "spec": {"protocol": "UDP"}, "loadbalancer": {"policy": "ConsistentHash"}}]}"#,
       "needs a 'key'"

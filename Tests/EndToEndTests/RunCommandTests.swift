@@ -94,6 +94,28 @@ import Testing
     #expect(proxy.stop() == 0, "\(proxy.stderr)")
   }
 
+  /// `admin.log_level` sets the level (here: only warnings, so the info-level shutdown line is
+  /// not logged); `L7MP_LOG_LEVEL` wins over it; an unknown level is a configuration error.
+  @Test func adminLogLevelIsApplied() throws {
+    func run(_ level: String, environment: [String: String] = [:]) throws -> String {
+      let config = try Self.configFolder(
+        #"{"admin": {"log_level": "\#(level)"}, "rulelists": []}"#, rules: "")
+      let proxy = try ServerProcess.l7mp(
+        ["run", "--config", config, "--api-port", "0"], environment: environment)
+      defer { proxy.stop() }
+      #expect(proxy.waitForOutput("l7mp: ready"), "\(proxy.stderr)")
+      #expect(proxy.stop() == 0, "\(proxy.stderr)")
+      return proxy.stderr
+    }
+    #expect(try run("info").contains("shutting down"))
+    #expect(try !run("warn").contains("shutting down"))
+    #expect(try run("warning", environment: ["L7MP_LOG_LEVEL": "info"]).contains("shutting down"))
+    let bad = try Self.configFolder(#"{"admin": {"log_level": "loud"}}"#, rules: "")
+    let r = try CLI.run(["run", "--config", bad])
+    #expect(r.status == 2)
+    #expect(r.stderr.contains("unknown log level 'loud'"), "\(r.stderr)")
+  }
+
   @Test func ruleErrorsNameTheFileAndNothingRuns() throws {
     let config = try Self.configFolder(
       """
