@@ -133,13 +133,16 @@ import Testing
     #expect(tls.privateKey != nil)
   }
 
-  @Test func kubeconfigExecPluginIsRefusedByName() {
-    let path = KubernetesFixtures.path("kubeconfig-exec.json")
-    #expect {
-      try KubernetesConfig.kubeconfig(path: path)
-    } throws: {
-      "\($0)".hasPrefix("\(path): error: user 'gke' authenticates with an exec credential plugin")
-    }
+  @Test func kubeconfigExecPluginIsRead() throws {
+    let config = try KubernetesConfig.kubeconfig(
+      path: KubernetesFixtures.path("kubeconfig-exec.json"))
+    #expect(
+      config.credentials
+        == .exec(
+          ExecCredentialPlugin(
+            command: "gke-gcloud-auth-plugin", arguments: [], environment: [],
+            apiVersion: "client.authentication.k8s.io/v1beta1", installHint: nil,
+            origin: "user 'gke' in the kubeconfig")))
   }
 
   /// Writes `json` as a kubeconfig and returns the error reading it gives.

@@ -1,7 +1,7 @@
 /// A kubeconfig file (`~/.kube/config`, `kubectl config view --raw`), as far as the bridge reads it.
 ///
 /// Keys are spelled as kubectl writes them (`current-context`, `certificate-authority-data`, …).
-/// Fields the bridge cannot honour (`exec`, `auth-provider`, basic auth) are still decoded so that
+/// Fields the bridge cannot honour (`auth-provider`, basic auth) are still decoded so that
 /// `KubernetesConfig` can name them in its error instead of silently connecting unauthenticated.
 public struct KubeconfigFile: Decodable, Sendable, Hashable {
   public var currentContext: String?
@@ -65,8 +65,9 @@ public struct KubeconfigFile: Decodable, Sendable, Hashable {
     public var clientKey: String?
     public var clientKeyData: String?
     public var username: String?
-    /// Present when the user authenticates through a credential plugin; not supported.
-    public var hasExec: Bool
+    /// A credential plugin that prints the token (`ExecCredentialPlugin`).
+    public var exec: Exec?
+    public var hasExec: Bool { exec != nil }
     /// Present for the legacy auth-provider plugins (gcp, azure, oidc); not supported.
     public var hasAuthProvider: Bool
 
@@ -88,8 +89,18 @@ public struct KubeconfigFile: Decodable, Sendable, Hashable {
       clientKey = try c.decodeIfPresent(String.self, forKey: .clientKey)
       clientKeyData = try c.decodeIfPresent(String.self, forKey: .clientKeyData)
       username = try c.decodeIfPresent(String.self, forKey: .username)
-      hasExec = c.contains(.exec)
+      exec = try c.decodeIfPresent(Exec.self, forKey: .exec)
       hasAuthProvider = c.contains(.authProvider)
     }
+  }
+
+  /// `users[].user.exec`, as kubectl reads it.
+  public struct Exec: Decodable, Sendable, Hashable {
+    public var command: String
+    public var args: [String]?
+    public var env: [ExecCredentialPlugin.EnvironmentVariable]?
+    public var apiVersion: String?
+    public var installHint: String?
+    public var interactiveMode: String?
   }
 }

@@ -11,6 +11,8 @@ public final class KubernetesClient: Sendable {
   public let config: KubernetesConfig
   let http: HTTPClient
   let logger: Logger
+  /// The exec plugin's token, when the credentials are a plugin.
+  let execCredentials: ExecCredentialCache?
 
   /// `readTimeout`: the longest silence on a connection before it is taken for dead; longer than a
   /// watch's server-side timeout, since a quiet watch only carries a bookmark now and then.
@@ -22,6 +24,11 @@ public final class KubernetesClient: Sendable {
   ) throws(ConfigError) {
     self.config = config
     self.logger = logger
+    if case .exec(let plugin) = config.credentials {
+      execCredentials = ExecCredentialCache(plugin: plugin)
+    } else {
+      execCredentials = nil
+    }
     let configuration = HTTPClient.Configuration(
       tlsConfiguration: try config.tlsConfiguration(),
       redirectConfiguration: .disallow,
@@ -121,13 +128,17 @@ public final class KubernetesClient: Sendable {
     request.method = .GET
     request.headers.add(name: "Accept", value: "application/json")
     request.headers.add(name: "User-Agent", value: "l7mp-bridge")
-    if let token = try bearerToken() {
+    if let token = try await bearerToken() {
       request.headers.add(name: "Authorization", value: "Bearer \(token)")
     }
-    return try await http.execute(request, timeout: deadline, logger: logger)
+    let response = try await http.execute(request, timeout: deadline, logger: logger)
+    // A refused plugin token is fetched again on the next try, even if it claims to be valid.
+    if response.status == .unauthorized { execCredentials?.invalidate() }
+    return response
   }
 
-  func bearerToken() throws(KubernetesAPIError) -> String? {
+  func bearerToken() async throws(KubernetesAPIError) -> String? {
+    if let execCredentials { return try await execCredentials.token() }
     switch config.credentials {
     case .bearerToken(let t): return t
     case .bearerTokenFile(let path):
@@ -138,7 +149,7 @@ public final class KubernetesClient: Sendable {
         in: .whitespacesAndNewlines)
       if token.isEmpty { throw .credentials("the token file \(path) is empty") }
       return token
-    case .none, .clientCertificate: return nil
+    case .none, .clientCertificate, .exec: return nil
     }
   }
 

@@ -21,6 +21,8 @@ public struct KubernetesConfig: Sendable, Hashable {
     /// Read again for every request: projected service-account tokens are rotated by the kubelet.
     case bearerTokenFile(path: String)
     case clientCertificate(certificate: PEMSource, key: PEMSource)
+    /// A token printed by a credential plugin, run again when it expires (kubeconfig `exec`).
+    case exec(ExecCredentialPlugin)
   }
 
   public enum ServerTrust: Sendable, Hashable {
@@ -194,13 +196,13 @@ public struct KubernetesConfig: Sendable, Hashable {
         )
       }
       let owner = "user '\(userName)'"
-      let unsupported =
-        user.hasExec
-        ? "an exec credential plugin" : user.hasAuthProvider ? "an auth-provider plugin" : nil
-      if let unsupported {
+      if user.hasAuthProvider {
         throw fail(
-          "\(owner) authenticates with \(unsupported), which l7mp does not run; give it a token, tokenFile or client certificate (for example a service account's token)"
+          "\(owner) authenticates with an auth-provider plugin (removed from kubectl in 1.26), which l7mp does not run; use the provider's exec plugin, or give it a token, tokenFile or client certificate"
         )
+      }
+      if let exec = user.exec {
+        credentials = .exec(try execPlugin(exec, owner: owner, resolve: resolve, fail: fail))
       }
       let cert = try pem(
         data: user.clientCertificateData, dataKey: "client-certificate-data",
@@ -208,7 +210,9 @@ public struct KubernetesConfig: Sendable, Hashable {
       let key = try pem(
         data: user.clientKeyData, dataKey: "client-key-data", file: user.clientKey,
         fileKey: "client-key", owner: owner)
-      if let token = user.token, !token.isEmpty {
+      if case .exec = credentials {
+        // The plugin's token is the credential; a token or certificate beside it is not used.
+      } else if let token = user.token, !token.isEmpty {
         credentials = .bearerToken(token)
       } else if let tokenFile = user.tokenFile, !tokenFile.isEmpty {
         let resolved = resolve(tokenFile)
@@ -234,6 +238,31 @@ public struct KubernetesConfig: Sendable, Hashable {
       namespace: ctx.namespace.flatMap { $0.isEmpty ? nil : $0 } ?? "default", origin: path)
     _ = try config.tlsConfiguration()
     return config
+  }
+
+  /// A kubeconfig `exec` entry checked: a command, a known apiVersion, not interactive-only. A
+  /// command with a `/` in it is relative to the kubeconfig's folder, as kubectl reads it.
+  static func execPlugin(
+    _ exec: KubeconfigFile.Exec, owner: String, resolve: (String) -> String,
+    fail: (String) -> ConfigError
+  ) throws(ConfigError) -> ExecCredentialPlugin {
+    guard !exec.command.isEmpty else { throw fail("\(owner): exec has an empty command") }
+    guard let apiVersion = exec.apiVersion,
+      ExecCredentialPlugin.apiVersions.contains(apiVersion)
+    else {
+      throw fail(
+        "\(owner): exec apiVersion '\(exec.apiVersion ?? "")' is not supported; expected one of \(ExecCredentialPlugin.apiVersions.joined(separator: ", "))"
+      )
+    }
+    if exec.interactiveMode == "Always" {
+      throw fail(
+        "\(owner): exec plugin '\(exec.command)' needs a terminal (interactiveMode: Always), and the bridge runs unattended"
+      )
+    }
+    return ExecCredentialPlugin(
+      command: exec.command.contains("/") ? resolve(exec.command) : exec.command,
+      arguments: exec.args ?? [], environment: exec.env ?? [], apiVersion: apiVersion,
+      installHint: exec.installHint, origin: "\(owner) in the kubeconfig")
   }
 
   /// The TLS settings for an https server (nil for http), with PEM errors naming their source.
