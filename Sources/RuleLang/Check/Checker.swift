@@ -433,6 +433,13 @@ struct Checker {
         }
       }
     default:
+      if segs.count == 1, !segs[0].bracketed, consts[segs[0].name] != nil {
+        markConstantsUsed(target)
+        diagnostics.error(
+          "'\(segs[0].name)' is a constant and cannot be set; 'set' writes a metadata field such as labels.NAME or HTTP.headers.NAME",
+          at: target.range)
+        return
+      }
       _ = infer(target)
     }
   }
