@@ -125,36 +125,37 @@ extension Checker {
   }
 
   /// A rule after one that matches everything it would match is never reached. Rule A shadows rule
-  /// B when A's `and`-conditions are a subset of B's (no condition at all is the empty set).
+  /// B when each of A's `and`-conditions is one of B's, or is an `or` one of whose alternatives is
+  /// one of B's (no condition at all shadows everything).
   mutating func lintShadowedRules(_ list: RulelistDecl) {
-    // Earlier rules are filed under one of their conjuncts (the rarest so far, to keep the lists
-    // short): a rule can only be shadowed by one filed under one of its own conjuncts. A shadowed
-    // rule is not filed, since what shadows it shadows everything it would. Lookups are bounded,
-    // so a pathological file loses warnings rather than taking quadratic time.
+    // Earlier rules are filed under the alternatives of one of their conditions (the rarest so
+    // far, to keep the lists short): a rule can only be shadowed by one filed under one of its own
+    // conditions. A shadowed rule is not filed, since what shadows it shadows everything it
+    // would. Lookups are bounded, so a pathological file loses warnings rather than taking
+    // quadratic time.
     var filed: [String: [Int]] = [:]
     var frequency: [String: Int] = [:]
-    var conjunctSets: [Set<String>] = []
+    var clauseLists: [[Set<String>]] = []
     var rules: [Rule] = []
     var catchAll: Int? = nil
     var budget = 4_000_000
     for rule in list.rules {
-      let conjuncts: Set<String>
-      if let c = rule.condition {
+      var conjuncts: Set<String> = []
+      var clauses: [Set<String>] = []
+      if let c = rule.condition, !(c.constant == .bool(true)) {
         if c.type.isError { continue }
-        if case .bool(true)? = c.constant {
-          conjuncts = []
-        } else {
-          conjuncts = Set(ExprPrinter.conjuncts(c).map(ExprPrinter.print))
+        for e in ExprPrinter.conjuncts(c) {
+          let text = ExprPrinter.print(e)
+          conjuncts.insert(text)
+          clauses.append(Set([text] + Self.alternatives(e).map(ExprPrinter.print)))
         }
-      } else {
-        conjuncts = []
       }
       var shadow = catchAll
       if shadow == nil {
         for c in conjuncts {
           for j in filed[c] ?? [] where shadow.map({ j < $0 }) ?? true {
-            budget -= conjunctSets[j].count
-            if conjunctSets[j].isSubset(of: conjuncts) { shadow = j }
+            budget -= clauseLists[j].count
+            if clauseLists[j].allSatisfy({ !$0.isDisjoint(with: conjuncts) }) { shadow = j }
           }
         }
         if budget < 0 { return }
@@ -163,25 +164,40 @@ extension Checker {
         let earlier = rules[j]
         let line = source.location(of: earlier.name.range.start).line
         let why =
-          conjunctSets[j].isEmpty
+          clauseLists[j].isEmpty
           ? "rule '\(earlier.name.text)' (line \(line)) matches every packet"
           : "rule '\(earlier.name.text)' (line \(line)) matches every packet this one would"
         diagnostics.append(
           .warning(
             "rule '\(rule.name.text)' is never reached: \(why)", at: rule.name.range,
             notes: [.init(message: "the earlier rule is here", range: earlier.headRange)]))
-        if conjunctSets[j].isEmpty { return }
+        if clauseLists[j].isEmpty { return }
         continue
       }
       let index = rules.count
       rules.append(rule)
-      conjunctSets.append(conjuncts)
-      if let key = conjuncts.min(by: { (frequency[$0] ?? 0, $0) < (frequency[$1] ?? 0, $1) }) {
-        filed[key, default: []].append(index)
+      clauseLists.append(clauses)
+      let weight = { (clause: Set<String>) in clause.reduce(0) { $0 + (frequency[$1] ?? 0) } }
+      if let key = clauses.min(by: { (weight($0), $0.count) < (weight($1), $1.count) }) {
+        for alternative in key { filed[alternative, default: []].append(index) }
       } else {
         catchAll = index
       }
       for c in conjuncts { frequency[c, default: 0] += 1 }
+    }
+  }
+
+  /// The alternatives of an `or` (flattened through parentheses and nested `or`s); none for
+  /// anything else.
+  static func alternatives(_ e: Expr) -> [Expr] {
+    switch e.kind {
+    case .paren(let x): return alternatives(x)
+    case .logical(.or, let xs):
+      return xs.flatMap { x in
+        let inner = alternatives(x)
+        return inner.isEmpty ? [x] : inner
+      }
+    default: return []
     }
   }
 
