@@ -18,7 +18,7 @@ help:
 	@echo "make test   install, build, and run every test"
 	@echo "make bench  benchmarks (release build, ordo-one/benchmark)"
 	@echo "make bench-proxy  UDP round trips through no proxy, nginx (both UDP configs), socat and l7mp (release); docs/performance.md"
-	@echo "make fuzz   libFuzzer on the front end, the program decoder+verifier+VM and the YAML reader (FUZZ_SECONDS=60 each)"
+	@echo "make fuzz   libFuzzer on the front end, the program decoder+verifier+VM, the YAML reader, and captured frames + packet literals (FUZZ_SECONDS=60 each)"
 	@echo "make format swift format the sources in place"
 	@echo "make lint   swift format lint (what CI checks)"
 
@@ -73,6 +73,7 @@ fuzz: deps
 	bash Fuzz/run.sh $(FUZZ_SECONDS)
 	bash Fuzz/run-program.sh $(FUZZ_SECONDS)
 	bash Fuzz/run-yaml.sh $(FUZZ_SECONDS)
+	bash Fuzz/run-packets.sh $(FUZZ_SECONDS)
 
 format:
 	$(SWIFT) format --in-place --recursive --parallel Package.swift Sources Tests Benchmarks Fuzz
