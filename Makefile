@@ -4,7 +4,9 @@
 SWIFT        ?= swift
 CONFIG       ?= debug
 SWIFT_FLAGS  ?= -c $(CONFIG)
-BIN           = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+# SwiftPM links .build/debug (or release) to the platform's build folder; asking it with
+# `swift build --show-bin-path` would plan a whole build again (half a minute on a busy machine).
+BIN           = .build/$(CONFIG)
 APT_PACKAGES  = libyaml-dev libedit-dev libpcap-dev pkg-config socat curl python3
 EXAMPLE_RULES = examples/gateway.rules
 
