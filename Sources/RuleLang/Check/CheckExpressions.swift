@@ -244,9 +244,15 @@ extension Checker {
       e.constant = .set([])
       return .set(.dynamic)
     }
-    // Addresses mixed with CIDRs: an address is its own /32 (/128).
+    // Addresses mixed with CIDRs: an address is its own /32 (/128). Quoted addresses among
+    // addresses or CIDRs (`{"10.0.0.1", 10.0.0.2}`) are addresses, whichever comes first.
     var element = first
-    if Set(types) == [.ip, .cidr] { element = .cidr }
+    let kinds = Set(types)
+    if kinds.contains(.cidr), kinds.isSubset(of: [.ip, .cidr, .string]) {
+      element = .cidr
+    } else if kinds == [.ip, .string] {
+      element = .ip
+    }
     var values: [Value] = []
     var seen = Set<Value>()
     for (x, t) in zip(elements, types) {
@@ -287,6 +293,8 @@ extension Checker {
         return .error
       }
     }
+    // Quoted addresses as bounds: `"10.0.0.1".."10.0.0.9"`.
+    if t == .string, coerce(lo, to: .ip), coerce(hi, to: .ip) { t = .ip }
     guard [.int, .duration, .ip].contains(t) else {
       diagnostics.error("ranges need int, duration or ip bounds, found \(t)", at: e.range)
       return .error
