@@ -113,7 +113,7 @@ let package = Package(
     .testTarget(
       name: "CRDBridgeTests",
       dependencies: [
-        "CRDBridge", "Config", "RuleLang", "CRDWorkloads",
+        "CRDBridge", "Config", "RuleLang", "Proxy", "CRDWorkloads",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

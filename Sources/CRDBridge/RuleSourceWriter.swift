@@ -1,4 +1,5 @@
 import Config
+import RuleLang
 
 /// Rule source under construction, remembering for every piece of text the manifest node it came
 /// from, so that a rule-language diagnostic can be reported at that node.
@@ -28,27 +29,8 @@ struct RuleSourceWriter {
 
 /// Rule-language spellings of values and names.
 enum RuleSyntax {
-  /// A string literal, escaped.
-  static func quoted(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-      switch u {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\t": out += "\\t"
-      case "\r": out += "\\r"
-      case "\0": out += "\\0"
-      default:
-        if u.value < 0x20 || u.value == 0x7F {
-          out += "\\x" + (u.value < 16 ? "0" : "") + String(u.value, radix: 16)
-        } else {
-          out.unicodeScalars.append(u)
-        }
-      }
-    }
-    return out + "\""
-  }
+  /// A string literal, escaped (the rule language's own quoting).
+  static func quoted(_ s: String) -> String { Value.quote(s) }
 
   /// `[A-Za-z_][A-Za-z0-9_]*` joined by `-`: what a name part may be.
   static func isNamePart(_ s: Substring) -> Bool {

@@ -129,26 +129,65 @@ public enum FrameDecoder {
   /// The same, writing the packet into `view` (reset first; left untouched on failure). The form
   /// for per-packet loops: a `PacketView` is some 250 bytes, and a result that carries one is
   /// copied on its way out; this one is written once, in place.
-  @inline(__always)
+  ///
+  /// Most frames are Ethernet, IPv4 without options, UDP: those are decoded here, inlined into the
+  /// caller's loop, with two masked loads for the six type checks and three comparisons for the
+  /// lengths. Everything else goes to the layer-by-layer decoder, which also names what is wrong.
+  @inlinable
   public static func decode(
     _ frame: UnsafeRawBufferPointer, linkType: LinkType, into view: inout PacketView
   ) -> Result<Transport, DecodeFailure> {
-    decode(frame, linkType: linkType, into: &view, fastPath: true)
+    if linkType == .ethernet, frame.count >= 42, let base = frame.baseAddress {
+      func u16(_ at: Int) -> Int {
+        Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
+      }
+      func u32(_ at: Int) -> UInt32 {
+        UInt32(bigEndian: base.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+      }
+      // Bytes 12-15: ethertype 0x0800, version 4 with a 20-byte header (0x45), any TOS. Bytes
+      // 20-23: no fragment bits (more fragments, offset; DF may be set), any TTL, protocol 17.
+      let totalLength = u16(16)
+      let udpLength = u16(38)
+      if u32(12) & 0xFFFF_FF00 == 0x0800_4500, u32(20) & 0x3FFF_00FF == 17,
+        totalLength <= frame.count - 14, udpLength >= 8, udpLength <= totalLength - 20
+      {
+        // Every field of the view is written: the decoded ones, and the rest reset.
+        view.srcAddr = IPAddress(v4: u32(26))
+        view.dstAddr = IPAddress(v4: u32(30))
+        view.hasAddresses = true
+        view.srcPort = Int32(u16(34))
+        view.dstPort = Int32(u16(36))
+        view.payload = UnsafeRawBufferPointer(start: base + 42, count: udpLength - 8)
+        view.httpMethod = nil
+        view.httpPath = nil
+        view.httpQuery = nil
+        view.httpHost = nil
+        view.unixFilename = nil
+        view.headers = nil
+        view.labels = nil
+        return .success(.udp)
+      }
+    }
+    return decodeLayered(frame, linkType: linkType, into: &view)
   }
 
   /// `fastPath: false` decodes layer by layer only; the tests hold the two paths to one answer.
-  @inline(__always)
   static func decode(
     _ frame: UnsafeRawBufferPointer, linkType: LinkType, into view: inout PacketView,
     fastPath: Bool
   ) -> Result<Transport, DecodeFailure> {
+    fastPath
+      ? decode(frame, linkType: linkType, into: &view)
+      : decodeLayered(frame, linkType: linkType, into: &view)
+  }
+
+  /// Any frame, layer by layer.
+  @usableFromInline
+  static func decodeLayered(
+    _ frame: UnsafeRawBufferPointer, linkType: LinkType, into view: inout PacketView
+  ) -> Result<Transport, DecodeFailure> {
     var c = Cursor(frame)
-    // Most frames are Ethernet, IPv4 without options, UDP: one pass of fused checks for them,
-    // the layer-by-layer decoder (which also names what is wrong) for everything else.
-    if !fastPath || linkType != .ethernet || !c.plainEthernetIPv4UDP() {
-      c = Cursor(frame)
-      if let failure = c.link(linkType) { return .failure(failure) }
-    }
+    if let failure = c.link(linkType) { return .failure(failure) }
     view = PacketView()
     view.srcAddr = c.src
     view.dstAddr = c.dst
@@ -209,27 +248,6 @@ private struct Cursor {
 
   /// Keeps the next `n` bytes (a length field's extent; the rest is padding).
   @inline(__always) mutating func keep(_ n: Int) { end = at + n }
-
-  /// Ethernet II (no VLAN tag), IPv4 with a 20-byte header, not a fragment, UDP, every length
-  /// consistent: decodes it and returns true. Otherwise returns false having decoded nothing (the
-  /// caller starts over layer by layer, which gives the same packet or the reason).
-  @inline(__always) mutating func plainEthernetIPv4UDP() -> Bool {
-    guard has(42), u16(12) == 0x0800, u8(14) == 0x45, u8(23) == 17, u16(20) & 0x3FFF == 0
-    else { return false }
-    let totalLength = Int(u16(16))
-    let udpLength = Int(u16(38))
-    guard totalLength <= count - 14, udpLength >= 8, udpLength <= totalLength - 20 else {
-      return false
-    }
-    src = IPAddress(v4: u32(26))
-    dst = IPAddress(v4: u32(30))
-    srcPort = Int32(u16(34))
-    dstPort = Int32(u16(36))
-    transport = .udp
-    end = 34 + udpLength
-    at = 42
-    return true
-  }
 
   func truncated(_ h: FrameHeader, _ needed: Int) -> DecodeFailure {
     .truncated(h, needed: needed, available: count)

@@ -13,7 +13,7 @@ extension Machine {
     activeIndex = k
     let index = program.indexes[program.slots[k].extra]
     let words = program.words.baseAddress!
-    let cursors = self.cursors!
+    let cursors = self.cursors
     listCount = 0
     if index.alwaysCount > 0 {
       cursors[0] = index.always
@@ -41,7 +41,7 @@ extension Machine {
   /// The pc of the first candidate after section rule `after`, or the index's end.
   mutating func nextCandidate(_ index: VerifiedProgram.FlatIndex, after: Int) -> Int {
     let words = program.words.baseAddress!
-    let cursors = self.cursors!
+    let cursors = self.cursors
     var best = Int.max
     for l in 0..<listCount {
       var pos = cursors[2 * l]

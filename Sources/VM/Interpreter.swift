@@ -26,24 +26,28 @@ public enum VM {
     _ program: VerifiedProgram, rulelist: Int, packet: UnsafePointer<PacketView>,
     rewrites: UnsafeMutableBufferPointer<Rewrite>
   ) -> Verdict {
-    let entry = program.entries[rulelist]
-    // One stack block for every register file and the index cursors.
-    let intBytes = Registers.ints * MemoryLayout<Int64>.stride
-    let bytesBytes = Registers.bytes * MemoryLayout<BytesRegister>.stride
-    let ipBytes = Registers.ips * MemoryLayout<IPAddress>.stride
-    let cursorBytes = 2 * (RuleIndex.maxTables + 1) * MemoryLayout<Int>.stride
-    return withUnsafeTemporaryAllocation(
-      byteCount: intBytes + bytesBytes + ipBytes + cursorBytes, alignment: 16
-    ) { raw in
-      let base = raw.baseAddress!
-      var m = Machine(
-        program: program, packet: packet,
-        ints: base.bindMemory(to: Int64.self, capacity: Registers.ints),
-        bytes: (base + intBytes).bindMemory(to: BytesRegister.self, capacity: Registers.bytes),
-        ips: (base + intBytes + bytesBytes).bindMemory(to: IPAddress.self, capacity: Registers.ips),
-        rewrites: rewrites)
-      m.cursors = (base + intBytes + bytesBytes + ipBytes).bindMemory(
-        to: Int.self, capacity: 2 * (RuleIndex.maxTables + 1))
+    var entry = program.entries[rulelist]
+    if let verdict = FieldTest.run(program.opsBase, packet, pc: &entry) { return verdict }
+    return run(program, from: entry, packet: packet, rewrites: rewrites)
+  }
+
+  /// The rest of an evaluation, from `entry`, on a `Machine`. Out of line, so that evaluations
+  /// that `FieldTest.run` decides do not pay for setting up the register files.
+  @inline(never)
+  static func run(
+    _ program: VerifiedProgram, from entry: Int, packet: UnsafePointer<PacketView>,
+    rewrites: UnsafeMutableBufferPointer<Rewrite>
+  ) -> Verdict {
+    // One stack block, uninitialized, for every register file and the index cursors.
+    return withUnsafeTemporaryAllocation(byteCount: Machine.blockBytes, alignment: 16) { raw in
+      let block = raw.baseAddress!
+      _ = block.bindMemory(to: Int64.self, capacity: Registers.ints)
+      _ = (block + Machine.intsBytes).bindMemory(to: BytesRegister.self, capacity: Registers.bytes)
+      _ = (block + Machine.intsBytes + Machine.bytesBytes).bindMemory(
+        to: IPAddress.self, capacity: Registers.ips)
+      _ = (block + Machine.intsBytes + Machine.bytesBytes + Machine.ipsBytes).bindMemory(
+        to: Int.self, capacity: Machine.cursorCount)
+      var m = Machine(program: program, packet: packet, block: block, rewrites: rewrites)
       return m.run(from: entry)
     }
   }
@@ -95,32 +99,49 @@ struct Machine {
   unowned(unsafe) let program: VerifiedProgram
   /// The caller's view, read in place rather than copied.
   let packet: UnsafePointer<PacketView>
-  let ints: UnsafeMutablePointer<Int64>
-  let bytes: UnsafeMutablePointer<BytesRegister>
-  let ips: UnsafeMutablePointer<IPAddress>
+  /// The register files and the index cursors, in one stack block (`blockBytes`): one pointer
+  /// to set up per evaluation, the files at fixed offsets from it.
+  let block: UnsafeMutableRawPointer
   let rewrites: UnsafeMutableBufferPointer<Rewrite>
   var intPresent: UInt32 = 0
   var bytesPresent: UInt32 = 0
   var ipPresent: UInt32 = 0
   var rewriteCount = 0
-  /// Candidate lists of the active rule index: (position, end) pairs in `program.words`.
-  var cursors: UnsafeMutablePointer<Int>? = nil
   var listCount = 0
   /// The constant index of the rule index whose candidates the cursors hold, or -1.
   var activeIndex = -1
 
+  static var intsBytes: Int { Registers.ints * MemoryLayout<Int64>.stride }
+  static var bytesBytes: Int { Registers.bytes * MemoryLayout<BytesRegister>.stride }
+  static var ipsBytes: Int { Registers.ips * MemoryLayout<IPAddress>.stride }
+  static var cursorCount: Int { 2 * (RuleIndex.maxTables + 1) }
+  static var blockBytes: Int {
+    intsBytes + bytesBytes + ipsBytes + cursorCount * MemoryLayout<Int>.stride
+  }
+
+  @inline(__always) var ints: UnsafeMutablePointer<Int64> {
+    block.assumingMemoryBound(to: Int64.self)
+  }
+  @inline(__always) var bytes: UnsafeMutablePointer<BytesRegister> {
+    (block + Self.intsBytes).assumingMemoryBound(to: BytesRegister.self)
+  }
+  @inline(__always) var ips: UnsafeMutablePointer<IPAddress> {
+    (block + Self.intsBytes + Self.bytesBytes).assumingMemoryBound(to: IPAddress.self)
+  }
+  /// Candidate lists of the active rule index: (position, end) pairs in `program.words`.
+  @inline(__always) var cursors: UnsafeMutablePointer<Int> {
+    (block + Self.intsBytes + Self.bytesBytes + Self.ipsBytes).assumingMemoryBound(to: Int.self)
+  }
+
   init(
-    program: VerifiedProgram, packet: UnsafePointer<PacketView>, ints: UnsafeMutablePointer<Int64>,
-    bytes: UnsafeMutablePointer<BytesRegister>, ips: UnsafeMutablePointer<IPAddress>,
+    program: VerifiedProgram, packet: UnsafePointer<PacketView>, block: UnsafeMutableRawPointer,
     rewrites: UnsafeMutableBufferPointer<Rewrite>
   ) {
     self.program = program
     self.packet = packet
-    self.ints = ints
-    self.bytes = bytes
-    self.ips = ips
+    self.block = block
     self.rewrites = rewrites
-    if let p = packet.pointee.payload {
+    if program.loadsPayload, let p = packet.pointee.payload {
       bytes[0] = BytesRegister(
         base: p.baseAddress ?? UnsafeRawPointer(program.arena.baseAddress!), count: p.count,
         fold: false)
@@ -191,13 +212,15 @@ struct Machine {
   }
 
   @inline(__always) func bytesField(_ raw: Int) -> UnsafeRawBufferPointer? {
-    switch Field(rawValue: UInt8(truncatingIfNeeded: raw)) {
-    case .payload: return packet.pointee.payload
-    case .httpMethod: return packet.pointee.httpMethod
-    case .httpPath: return packet.pointee.httpPath
-    case .httpQuery: return packet.pointee.httpQuery
-    case .httpHost: return packet.pointee.httpHost
-    case .unixFilename: return packet.pointee.unixFilename
+    // `Field`'s raw values (fixed by the program format): a switch on them needs no call to
+    // `Field(rawValue:)`, which is out of line across modules.
+    switch raw {
+    case 4: return packet.pointee.payload
+    case 5: return packet.pointee.httpMethod
+    case 6: return packet.pointee.httpPath
+    case 7: return packet.pointee.httpQuery
+    case 8: return packet.pointee.httpHost
+    case 9: return packet.pointee.unixFilename
     default: return nil
     }
   }

@@ -8,6 +8,12 @@ public final class VerifiedProgram: @unchecked Sendable {
   public let worstPath: Int
 
   let code: UnsafeMutableBufferPointer<Instruction>
+  /// The code as the interpreter runs it (`PreparedOp`), one per instruction.
+  let ops: UnsafeMutableBufferPointer<PreparedOp>
+  /// `ops`' first element (a verified program has code), without the optional's check per use.
+  let opsBase: UnsafeMutablePointer<PreparedOp>
+  /// Whether some instruction reads a byte-string register: only then does `S0` get the payload.
+  let loadsPayload: Bool
   /// Each rulelist's first instruction.
   let entries: UnsafeMutableBufferPointer<Int>
   let slots: UnsafeMutableBufferPointer<ConstantSlot>
@@ -61,13 +67,20 @@ public final class VerifiedProgram: @unchecked Sendable {
     var count: Int
   }
 
-  init(program: Program, worstPath: Int) {
+  /// `specialized: false` runs every instruction but `match` and `noMatch` through
+  /// `Machine.general`, the instruction set's plain definition: tests hold the prepared kinds to it.
+  init(program: Program, worstPath: Int, specialized: Bool = true) {
     self.program = program
     self.worstPath = worstPath
     code = .allocate(capacity: max(1, program.code.count))
     entries = .allocate(capacity: max(1, program.rulelists.count))
     _ = entries.initialize(from: program.rulelists.map(\.entry))
     _ = code.initialize(from: program.code)
+    ops = .allocate(capacity: max(1, program.code.count))
+    _ = ops.initialize(
+      from: PreparedOp.prepare(program.code, program.constants, specialized: specialized))
+    opsBase = ops.baseAddress!
+    loadsPayload = PreparedOp.readsBytesRegisters(program.code)
     slots = .allocate(capacity: max(1, program.constants.count))
     slots.initialize(repeating: ConstantSlot())
     var arenaBytes: [UInt8] = []
@@ -208,6 +221,7 @@ public final class VerifiedProgram: @unchecked Sendable {
 
   deinit {
     code.deallocate()
+    ops.deallocate()
     entries.deallocate()
     slots.deallocate()
     arena.deallocate()

@@ -1,64 +1,6 @@
 import Foundation
 import Testing
 
-/// A UDP socket bound to a given loopback address and port, with a receive timeout.
-private final class UDPClient {
-  let fd: Int32
-
-  init(bindTo address: String, port: Int, timeout: Double = 3) throws {
-    fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    var one: Int32 = 1
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-    var tv = timeval()
-    tv.tv_sec = .init(timeout)
-    tv.tv_usec = .init((timeout - Double(Int(timeout))) * 1e6)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var a = Self.address(address, port)
-    let r = withUnsafePointer(to: &a) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    if r != 0 {
-      close(fd)
-      throw SeedExampleFailure(
-        "cannot bind \(address):\(port): \(String(cString: strerror(errno)))")
-    }
-  }
-
-  deinit { close(fd) }
-
-  static func address(_ ip: String, _ port: Int) -> sockaddr_in {
-    var a = sockaddr_in()
-    a.sin_family = sa_family_t(AF_INET)
-    a.sin_port = UInt16(port).bigEndian
-    inet_pton(AF_INET, ip, &a.sin_addr)
-    return a
-  }
-
-  func send(_ text: String, to ip: String, port: Int) {
-    var a = Self.address(ip, port)
-    let bytes = Array(text.utf8)
-    _ = withUnsafePointer(to: &a) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-  }
-
-  /// The next datagram, or nil after the timeout.
-  func receive() -> String? {
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    let n = recv(fd, &buffer, buffer.count, 0)
-    return n < 0 ? nil : String(decoding: buffer[0..<n], as: UTF8.self)
-  }
-}
-
-private struct SeedExampleFailure: Error, CustomStringConvertible {
-  let description: String
-  init(_ d: String) { description = d }
-}
-
 /// `curl` against a proxy's control API.
 private func curl(_ arguments: [String]) throws -> String {
   let p = Process()
@@ -131,10 +73,10 @@ private func metric(_ text: String, _ name: String, _ labels: String) -> Double?
 
     // Numbered datagrams from the admitted source: every one comes back, in order.
     let count = 50
-    let client = try UDPClient(bindTo: "127.0.0.4", port: 9001)
+    let client = try UDPTestSocket(bindTo: "127.0.0.4", port: 9001)
     var replies: [String] = []
     for i in 1...count {
-      client.send("datagram \(i)", to: "127.0.0.1", port: 9001)
+      client.send("datagram \(i)", to: 9001)
       guard let r = client.receive() else { break }
       replies.append(r)
     }
@@ -161,8 +103,8 @@ private func metric(_ text: String, _ name: String, _ labels: String) -> Double?
       "\(worker.stderr.suffix(500))")
 
     // A source the rule does not admit: dropped and counted.
-    let stranger = try UDPClient(bindTo: "127.0.0.4", port: 9002, timeout: 1)
-    stranger.send("let me in", to: "127.0.0.1", port: 9001)
+    let stranger = try UDPTestSocket(bindTo: "127.0.0.4", port: 9002, timeout: 1)
+    stranger.send("let me in", to: 9001)
     #expect(stranger.receive() == nil)
     let gatewayMetrics = try curl(["http://127.0.0.1:1234/metrics"])
     #expect(
@@ -187,11 +129,11 @@ private func metric(_ text: String, _ name: String, _ labels: String) -> Double?
     var admitted = false
     let changeDeadline = Date().addingTimeInterval(30)
     while Date() < changeDeadline, !admitted {
-      stranger.send("let me in", to: "127.0.0.1", port: 9001)
+      stranger.send("let me in", to: 9001)
       admitted = stranger.receive() == "let me in"
     }
     #expect(admitted, "bridge: \(bridge.stderr.suffix(1000))")
-    client.send("datagram \(count + 1)", to: "127.0.0.1", port: 9001)
+    client.send("datagram \(count + 1)", to: 9001)
     #expect(client.receive() == nil, "9001 is no longer admitted")
     #expect(gateway.process.isRunning && transcoder.process.isRunning)
   }

@@ -100,3 +100,62 @@ func freeLoopbackPort(udp: Bool) -> Int {
   }
   return Int(UInt16(bigEndian: a.sin_port))
 }
+
+/// A UDP socket bound to a loopback address and port (0: any free one), with a receive timeout,
+/// talking to servers on 127.0.0.1.
+final class UDPTestSocket {
+  let fd: Int32
+
+  struct BindFailure: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  init(bindTo address: String = "127.0.0.1", port: Int, timeout: Double = 3) throws {
+    fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var tv = timeval()
+    tv.tv_sec = .init(timeout)
+    tv.tv_usec = .init((timeout - Double(Int(timeout))) * 1e6)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var a = Self.address(address, port)
+    let r = withUnsafePointer(to: &a) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    if r != 0 {
+      let why = String(cString: strerror(errno))
+      close(fd)
+      throw BindFailure(description: "cannot bind \(address):\(port): \(why)")
+    }
+  }
+
+  deinit { close(fd) }
+
+  static func address(_ ip: String, _ port: Int) -> sockaddr_in {
+    var a = sockaddr_in()
+    a.sin_family = sa_family_t(AF_INET)
+    a.sin_port = UInt16(port).bigEndian
+    inet_pton(AF_INET, ip, &a.sin_addr)
+    return a
+  }
+
+  /// Sends `text` to 127.0.0.1:`port`.
+  func send(_ text: String, to port: Int) {
+    var a = Self.address("127.0.0.1", port)
+    let bytes = Array(text.utf8)
+    _ = withUnsafePointer(to: &a) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+  }
+
+  /// The next datagram, or nil after the timeout.
+  func receive() -> String? {
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    let n = recv(fd, &buffer, buffer.count, 0)
+    return n < 0 ? nil : String(decoding: buffer[0..<n], as: UTF8.self)
+  }
+}

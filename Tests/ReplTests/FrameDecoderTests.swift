@@ -550,6 +550,45 @@ import VM
     #expect(fast > 1_000)
   }
 
+  /// Decoding into a view that still holds another packet's fields (HTTP, Unix, headers, labels)
+  /// resets them, on the fused path and on the layered one (a TCP frame).
+  @Test func decodingIntoAUsedViewResetsEveryField() {
+    let junk: [UInt8] = Array("junk".utf8)
+    let frames = [
+      Self.ethernet(0x0800, Self.udpHello),
+      Self.ethernet(0x0800, Self.ipv4(Self.gateway, Self.server, proto: 6, Self.tcp(1, 2, [7]))),
+    ]
+    junk.withUnsafeBytes { j in
+      let header = HeaderField(name: j, value: j)
+      let label = LabelField(name: j, value: .int(1))
+      withUnsafePointer(to: header) { h in
+        withUnsafePointer(to: label) { l in
+          for frame in frames {
+            var used = PacketView()
+            used.httpMethod = j
+            used.httpPath = j
+            used.httpQuery = j
+            used.httpHost = j
+            used.unixFilename = j
+            used.headers = UnsafeBufferPointer(start: h, count: 1)
+            used.labels = UnsafeBufferPointer(start: l, count: 1)
+            var fresh = PacketView()
+            frame.withUnsafeBytes { raw in
+              _ = FrameDecoder.decode(raw, linkType: .ethernet, into: &used)
+              _ = FrameDecoder.decode(raw, linkType: .ethernet, into: &fresh)
+            }
+            #expect(used.httpMethod == nil && used.httpPath == nil && used.httpQuery == nil)
+            #expect(used.httpHost == nil && used.unixFilename == nil)
+            #expect(used.headers == nil && used.labels == nil)
+            #expect(used.srcAddr == fresh.srcAddr && used.dstAddr == fresh.dstAddr)
+            #expect(used.hasAddresses && used.srcPort == fresh.srcPort)
+            #expect(used.dstPort == fresh.dstPort && used.payload?.count == fresh.payload?.count)
+          }
+        }
+      }
+    }
+  }
+
   @Test func randomAndMutatedFramesNeverCrash() {
     var rng = SplitMix(state: 0x6C37_6D70)
     var decoded = 0

@@ -235,13 +235,20 @@ struct MutationRunner {
       if error.message.isEmpty { problems.append("\(name): an error without a message") }
       return .refusedByVerifier
     }
+    // The same program with every instruction run by its plain definition (no prepared kinds).
+    let plain = VerifiedProgram(program: p, worstPath: v.worstPath, specialized: false)
     for list in p.rulelists.indices {
-      for view in views {
+      for (i, view) in views.enumerated() {
         let verdict = VM.evaluate(v, rulelist: list, packet: view, rewrites: rewrites)
         if verdict.rule < -1 || Int(verdict.rule) >= p.rules.count
           || verdict.rewriteCount < 0 || Int(verdict.rewriteCount) > Verifier.maxRewrites
         {
           problems.append("\(name): verdict \(verdict) on rulelist \(list)")
+        }
+        let expected = VM.evaluate(plain, rulelist: list, packet: view, rewrites: rewrites)
+        if verdict != expected {
+          problems.append(
+            "\(name): verdict \(verdict) on rulelist \(list), packet \(i); plainly \(expected)")
         }
       }
       // The copying convenience too (it reads the rewrites' constants).
