@@ -6,8 +6,9 @@
 /// `backends` Kubernetes Services, each with one pod; `virtualServices` VirtualServices, each with
 /// one UDP listener on its own port and `rulesPerService` rules. Rule `r` of a VirtualService uses
 /// match form `r % 10` (starts, test on a port, in a list, and/or/not, nesting with a path prefix,
-/// more, ends, contains; the last form has no match), routes to a backend Service, and every third
-/// rule also goes in via the next VirtualService's listener.
+/// more, ends and contains on labels since UDP has no HTTP headers to read; the last form has no
+/// match), routes to a backend Service, and every third rule also goes in via the next
+/// VirtualService's listener.
 public struct CRDScaleWorkload: Sendable {
   public var virtualServices: Int
   public var rulesPerService: Int
@@ -119,7 +120,7 @@ public struct CRDScaleWorkload: Sendable {
     case 7: return "{op: more, path: /UDP/src_port, value: \(port)}"
     case 8:
       return
-        "{op: or, apply: [{op: ends, path: /HTTP/headers/host, value: '.vs-\(v).example'}, {op: contains, path: /HTTP/headers/user-agent, value: 'probe-\(r)', ignore_case: true}]}"
+        "{op: or, apply: [{op: ends, path: /labels/tenant, value: '.vs-\(v).example'}, {op: contains, path: /labels/agent, value: 'probe-\(r)', ignore_case: true}]}"
     default: return nil
     }
   }

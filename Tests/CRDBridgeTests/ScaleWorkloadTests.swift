@@ -18,7 +18,7 @@ import Testing
     }
     #expect(rules == w.ruleCount)
     // Every match form made it into the source: a nested `or` inside `and` is parenthesized.
-    #expect(sources[0].contains("UDP.src_port > 1030 and (UDP.dst_port == 1030 or"))
+    #expect(sources.first?.contains("UDP.src_port > 1030 and (UDP.dst_port == 1030 or") == true)
     #expect(t.proxySets.count == w.gatewayGroups)
     #expect(
       t.proxySets.allSatisfy { $0.config.listeners.count == w.virtualServices / w.gatewayGroups })
