@@ -62,8 +62,11 @@ enum RuleSyntax {
   static func metadataPath(_ pointer: String) -> Result<String, PathError> {
     var p = Substring(pointer)
     if p.hasPrefix("/") { p = p.dropFirst() }
+    let escaped = p.utf8.contains(UInt8(ascii: "~"))
     let segments = p.split(separator: "/", omittingEmptySubsequences: false).map {
-      $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+      escaped
+        ? $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+        : String($0)
     }
     guard !p.isEmpty, !segments.contains(where: \.isEmpty) else {
       return .failure(
