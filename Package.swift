@@ -91,6 +91,8 @@ let package = Package(
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
       ]
     ),
+    // The CRD bridge's scale workload (issue 5), shared by CRDBridgeTests and CRDBridgeBenchmarks.
+    .target(name: "CRDWorkloads", path: "Benchmarks/CRDWorkloads"),
     .executableTarget(
       name: "l7mp",
       dependencies: [
@@ -111,7 +113,7 @@ let package = Package(
     .testTarget(
       name: "CRDBridgeTests",
       dependencies: [
-        "CRDBridge", "Config", "RuleLang", "Proxy",
+        "CRDBridge", "Config", "RuleLang", "Proxy", "CRDWorkloads",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -171,6 +173,23 @@ if withBenchmarks {
       name: "VMCallgrind",
       dependencies: ["RuleLang", "VM", "Repl", "CPcap", "VMWorkloads"],
       path: "Benchmarks/Tools/VMCallgrind"
+    ),
+  ]
+  // The CRD bridge at scale (issue 5): reading, translating and compiling 1,000 VirtualServices.
+  // CRDScaleDriver (not a benchmark target) writes the workload and runs it once, for profilers.
+  package.targets += [
+    .executableTarget(
+      name: "CRDBridgeBenchmarks",
+      dependencies: [
+        "CRDBridge", "Config", "CRDWorkloads", .product(name: "Benchmark", package: "benchmark"),
+      ],
+      path: "Benchmarks/CRDBridgeBenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    ),
+    .executableTarget(
+      name: "CRDScaleDriver",
+      dependencies: ["CRDBridge", "CRDWorkloads"],
+      path: "Benchmarks/Tools/CRDScaleDriver"
     ),
   ]
 }

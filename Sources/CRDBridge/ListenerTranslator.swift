@@ -24,7 +24,7 @@ struct ListenerTranslator {
     let name = listener.name
     guard RuleSyntax.isName(name) else {
       diagnostics.error(
-        "listener name '\(name)' cannot name a rulelist: use letters, digits, '_', '-' and '.', each part starting with a letter",
+        "listener name '\(name)' cannot name a rulelist: use letters, digits, '_', '-' and '.', starting with a letter",
         at: listener.location)
       return nil
     }

@@ -35,19 +35,25 @@ enum RuleSyntax {
   /// `[A-Za-z_][A-Za-z0-9_]*` joined by `-`: what a name part may be.
   static func isNamePart(_ s: Substring) -> Bool {
     guard let first = s.unicodeScalars.first, first == "_" || isLetter(first) else { return false }
-    return s.unicodeScalars.allSatisfy { $0 == "_" || isLetter($0) || ("0"..."9").contains($0) }
+    return s.unicodeScalars.allSatisfy(isNameCharacter)
   }
 
   static func isLetter(_ u: Unicode.Scalar) -> Bool {
     ("a"..."z").contains(u) || ("A"..."Z").contains(u)
   }
 
-  /// Whether `s` can be written as a rule, rulelist or target name.
+  /// Whether `s` can be written as a rule, rulelist or target name: what the rule language's
+  /// lexer reads as one name (a letter or '_' first; parts of letters, digits and '_' joined by
+  /// '-' or '.', so Kubernetes names such as `listener-0` are names).
   static func isName(_ s: String) -> Bool {
-    !s.isEmpty
-      && s.split(separator: "-", omittingEmptySubsequences: false).allSatisfy { part in
-        part.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isNamePart)
-      }
+    guard let first = s.unicodeScalars.first, first == "_" || isLetter(first) else { return false }
+    return s.split(omittingEmptySubsequences: false) { $0 == "-" || $0 == "." }.allSatisfy {
+      !$0.isEmpty && $0.unicodeScalars.allSatisfy(isNameCharacter)
+    }
+  }
+
+  static func isNameCharacter(_ u: Unicode.Scalar) -> Bool {
+    u == "_" || isLetter(u) || ("0"..."9").contains(u)
   }
 
   /// l7mp's metadata path (`/IP/src_addr`, `HTTP/headers/x-id`, a JSON pointer) as a rule-language
@@ -56,8 +62,11 @@ enum RuleSyntax {
   static func metadataPath(_ pointer: String) -> Result<String, PathError> {
     var p = Substring(pointer)
     if p.hasPrefix("/") { p = p.dropFirst() }
+    let escaped = p.utf8.contains(UInt8(ascii: "~"))
     let segments = p.split(separator: "/", omittingEmptySubsequences: false).map {
-      $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+      escaped
+        ? $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+        : String($0)
     }
     guard !p.isEmpty, !segments.contains(where: \.isEmpty) else {
       return .failure(

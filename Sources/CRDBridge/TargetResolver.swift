@@ -19,6 +19,18 @@ struct TargetResolver {
   var diagnostics = BridgeDiagnostics()
   /// VirtualServices some route refers to.
   private(set) var referenced: Set<ObjectKey> = []
+  /// Indexes into `manifests.pods`, ascending, by namespace and by namespace and label: every route
+  /// target looks its pods up, and scanning all pods for each made large manifests quadratic.
+  private var podsInNamespace: [String: [Int]] = [:]
+  private var podsWithLabel: [PodLabel: [Int]] = [:]
+  /// Indexes into `manifests.endpointSlices`, in order, by the Service they belong to.
+  private var slicesOfService: [ObjectKey: [Int]] = [:]
+
+  private struct PodLabel: Hashable {
+    var namespace: String
+    var key: String
+    var value: String
+  }
 
   struct ObjectKey: Hashable, Sendable {
     var namespace: String
@@ -46,6 +58,18 @@ struct TargetResolver {
     for r in m.routes {
       routes[ObjectKey(namespace: r.meta.namespace, name: r.meta.name)] = r
     }
+    for (i, slice) in m.endpointSlices.enumerated() {
+      guard let service = slice.serviceName else { continue }
+      slicesOfService[ObjectKey(namespace: slice.meta.namespace, name: service), default: []]
+        .append(i)
+    }
+    for (i, pod) in m.pods.enumerated() {
+      podsInNamespace[pod.meta.namespace, default: []].append(i)
+      for (key, value) in pod.meta.labels {
+        podsWithLabel[PodLabel(namespace: pod.meta.namespace, key: key, value: value), default: []]
+          .append(i)
+      }
+    }
     ambiguousNames = Set(namespaces.filter { $0.value.count > 1 }.map(\.key))
   }
 
@@ -64,10 +88,9 @@ struct TargetResolver {
     case nil:
       return []
     case .labels(let match, let expressions):
-      return manifests.pods.indices.filter { i in
+      return candidates(namespace: namespace, labels: match).filter { i in
         let pod = manifests.pods[i]
-        return pod.meta.namespace == namespace
-          && match.allSatisfy { pod.meta.labels[$0.key] == $0.value }
+        return match.allSatisfy { pod.meta.labels[$0.key] == $0.value }
           && expressions.allSatisfy { $0.matches(pod.meta.labels) }
       }
     case .service(let name, let ns):
@@ -82,11 +105,17 @@ struct TargetResolver {
 
   func podIndexes(of service: KubernetesService) -> [Int] {
     guard !service.selector.isEmpty else { return [] }
-    return manifests.pods.indices.filter { i in
-      let pod = manifests.pods[i]
-      return pod.meta.namespace == service.meta.namespace
-        && service.selector.allSatisfy { pod.meta.labels[$0.key] == $0.value }
+    return candidates(namespace: service.meta.namespace, labels: service.selector).filter { i in
+      service.selector.allSatisfy { manifests.pods[i].meta.labels[$0.key] == $0.value }
     }
+  }
+
+  /// The pods of `namespace` that may match `labels`: those with its rarest label, or all.
+  private func candidates(namespace: String, labels: [String: String]) -> [Int] {
+    let lists = labels.map {
+      podsWithLabel[PodLabel(namespace: namespace, key: $0.key, value: $0.value)] ?? []
+    }
+    return lists.min { $0.count < $1.count } ?? podsInNamespace[namespace] ?? []
   }
 
   func service(named name: String, namespace: String) -> KubernetesService? {
@@ -178,9 +207,8 @@ struct TargetResolver {
       return nil
     }
     var endpoints: [EndpointConfig] = []
-    let slices = manifests.endpointSlices.filter {
-      $0.meta.namespace == s.meta.namespace && $0.serviceName == s.meta.name
-    }
+    let slices = (slicesOfService[ObjectKey(namespace: s.meta.namespace, name: s.meta.name)] ?? [])
+      .map { manifests.endpointSlices[$0] }
     if !slices.isEmpty {
       for slice in slices {
         let slicePort = slice.ports.first { $0.name == port.name } ?? slice.ports.first

@@ -41,6 +41,26 @@ import Testing
     #expect(Fixture.messages(t).count == 1, "\(Fixture.messages(t))")
   }
 
+  /// Listener and rule names are what the rule language reads as one name: Kubernetes-style
+  /// `listener-0` is one; a leading digit, an empty part or a space is not.
+  @Test func listenerNames() {
+    let echo = "{action: {route: {destination: {name: echo, spec: {protocol: Echo}}}}}"
+    let good = Fixture.translate(
+      vs("a", listener: "name: gw-0.v2\n    spec: {protocol: UDP, port: 9001}", rules: echo) + pods)
+    #expect(Fixture.messages(good) == [])
+    #expect(good.listeners.first?.source?.contains("rulelist gw-0.v2 for UDP {") == true)
+    for bad in ["0gw", "gw--0", "gw.", "'gw 0'"] {
+      let t = Fixture.translate(
+        vs("a", listener: "name: \(bad)\n    spec: {protocol: UDP, port: 9001}", rules: echo) + pods
+      )
+      #expect(
+        has(
+          t, "t.yaml:7:5: error: listener name '\(bad.filter { $0 != "'" })' cannot name a rulelist"
+        ),
+        "\(Fixture.messages(t))")
+    }
+  }
+
   @Test func unresolvedReference() {
     let t = Fixture.translate(
       vs(

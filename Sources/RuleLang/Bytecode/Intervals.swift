@@ -79,42 +79,52 @@ public enum Intervals {
   /// `ipv6TextIntervals`, anything else matches IPv4 only.
   public static func ipv4TextPrefix(_ prefix: String) -> [IPInterval] {
     let bytes = Array(prefix.utf8)
-    var result: [IPInterval] = []
-    // Walk the octets: each octet's text either is fully given (followed by '.') or is the
-    // partial last group, whose possible values are those whose decimal text starts with it.
-    func walk(_ octet: Int, _ pos: Int, _ value: UInt32) {
-      if octet == 4 {
-        if pos == bytes.count {
-          result.append(IPInterval(lo: IPAddress(v4: value), hi: IPAddress(v4: value)))
-        }
-        return
+    var value: UInt32 = 0
+    var pos = 0
+    // Each octet's text up to a '.' is given whole; the text after the last '.' is the partial
+    // last group, followed by octets that are free.
+    for octet in 0..<4 {
+      if let dot = bytes[pos...].firstIndex(of: UInt8(ascii: ".")) {
+        guard octet < 3, let v = octetValue(bytes[pos..<dot]) else { return [] }
+        value = value << 8 | v
+        pos = dot + 1
+        continue
       }
-      if pos >= bytes.count {
-        // Everything from here on is free.
-        let free = UInt32(8 * (4 - octet))
-        let lo = value << free
-        let hi = free == 32 ? UInt32.max : lo | ((1 << free) - 1)
-        result.append(IPInterval(lo: IPAddress(v4: lo), hi: IPAddress(v4: hi)))
-        return
+      let free = UInt32(8 * (3 - octet))
+      if pos == bytes.count {
+        let lo = UInt64(value) << (free + 8)
+        let hi = lo | ((1 << (free + 8)) - 1)
+        return [IPInterval(lo: IPAddress(v4: UInt32(lo)), hi: IPAddress(v4: UInt32(hi)))]
       }
-      for v in 0...255 {
-        let text = Array(String(v).utf8)
-        let rest = bytes.count - pos
-        if rest <= text.count {
-          // The prefix ends inside (or exactly at the end of) this octet.
-          guard Array(text.prefix(rest)) == Array(bytes[pos...]) else { continue }
-          walk(octet + 1, bytes.count, value << 8 | UInt32(v))
-        } else {
-          guard Array(bytes[pos..<(pos + text.count)]) == text else { continue }
-          let next = pos + text.count
-          if octet < 3 {
-            guard bytes[next] == UInt8(ascii: ".") else { continue }
-            walk(octet + 1, next + 1, value << 8 | UInt32(v))
-          }
-        }
+      var result: [IPInterval] = []
+      for v in octetValues(startingWith: bytes[pos...]) {
+        let lo = UInt64(value << 8 | v) << free
+        let hi = lo | ((1 << free) - 1)
+        result.append(IPInterval(lo: IPAddress(v4: UInt32(lo)), hi: IPAddress(v4: UInt32(hi))))
       }
+      return normalize(result)
     }
-    walk(0, 0, 0)
-    return normalize(result)
+    return []
+  }
+
+  /// The octet whose decimal text is exactly `text` ("7", "10", "255"; not "07" or "256").
+  static func octetValue(_ text: ArraySlice<UInt8>) -> UInt32? {
+    guard (1...3).contains(text.count), text.first != UInt8(ascii: "0") || text.count == 1 else {
+      return nil
+    }
+    var v: UInt32 = 0
+    for c in text {
+      guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) else { return nil }
+      v = v * 10 + UInt32(c - UInt8(ascii: "0"))
+    }
+    return v <= 255 ? v : nil
+  }
+
+  /// The octets whose decimal text starts with `text` (not empty), ascending: `n`, `n0`–`n9` and
+  /// `n00`–`n99` up to 255 for the number `n` that `text` spells.
+  static func octetValues(startingWith text: ArraySlice<UInt8>) -> [UInt32] {
+    guard let n = octetValue(text) else { return [] }
+    if n == 0 { return [0] }
+    return ([n] + Array(n * 10...n * 10 + 9) + Array(n * 100...n * 100 + 99)).filter { $0 <= 255 }
   }
 }
