@@ -17,6 +17,8 @@ final class UpstreamLink: @unchecked Sendable {
   let endpoint: EndpointConfig?
   private let eventLoop: any EventLoop
   private let route: RouteInfo
+  /// The session's write batch: writes during a read are flushed once when it ends.
+  let batch: WriteBatch?
 
   private enum State {
     case idle
@@ -28,7 +30,9 @@ final class UpstreamLink: @unchecked Sendable {
   }
 
   private var state = State.idle
-  private var pending = CircularBuffer<ByteBuffer>()
+  /// An array, not a `CircularBuffer`: empty, it allocates nothing, and a session keeps it
+  /// for life (a `CircularBuffer` holds 16 slots from the start).
+  private var pending: [ByteBuffer] = []
   private var attempts = 0
   private var reconnects = 0
 
@@ -42,6 +46,7 @@ final class UpstreamLink: @unchecked Sendable {
     self.endpoint = endpoint
     self.eventLoop = session.eventLoop
     self.route = session.route
+    self.batch = session.batch
   }
 
   var isReady: Bool {
@@ -96,12 +101,21 @@ final class UpstreamLink: @unchecked Sendable {
   }
 
   private func write(_ buffer: ByteBuffer, to channel: any Channel) {
+    let batch = self.batch
     switch cluster.config.spec.protocol {
     case .webSocket:
       let frame = WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: buffer)
-      channel.writeAndFlush(frame, promise: nil)
+      if let batch {
+        batch.write(frame, to: channel)
+      } else {
+        channel.writeAndFlush(frame, promise: nil)
+      }
     default:
-      channel.writeAndFlush(buffer, promise: nil)
+      if let batch {
+        batch.write(buffer, to: channel)
+      } else {
+        channel.writeAndFlush(buffer, promise: nil)
+      }
     }
   }
 
@@ -126,6 +140,10 @@ final class UpstreamLink: @unchecked Sendable {
           .recvAllocator,
           value: FixedSizeRecvByteBufferAllocator(capacity: UDPListener.receiveBufferSize)
         )
+        // One datagram per wake-up: while a reply waits in the write batch its buffer is not
+        // free, and a second read would make NIO keep another 64 KiB buffer for this socket for
+        // good; one read also spares the read that finds nothing (EAGAIN) after each reply.
+        .channelOption(.maxMessagesPerRead, value: 1)
         .channelInitializer { [self] channel in
           channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(UpstreamDatagramHandler(link: self))
@@ -162,7 +180,9 @@ final class UpstreamLink: @unchecked Sendable {
           disconnected("the upstream closed the connection")
           return
         }
-        while let buffer = pending.popFirst() { write(buffer, to: channel) }
+        let queued = pending
+        pending = []
+        for buffer in queued { write(buffer, to: channel) }
         self.session?.linkStateChanged()
       case .failure(let error):
         connectFailed(error)
@@ -215,11 +235,17 @@ final class UpstreamDatagramHandler: ChannelInboundHandler {
   init(link: UpstreamLink) { self.link = link }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    link.batch?.beginRead()
     link.received(unwrapInboundIn(data).data)
+  }
+
+  func channelReadComplete(context: ChannelHandlerContext) {
+    link.batch?.endRead()
   }
 
   /// A connected UDP socket reports an ICMP port unreachable as ECONNREFUSED on the next read.
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    link.batch?.endRead()
     link.disconnected("\(error)")
   }
 }
