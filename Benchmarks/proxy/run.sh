@@ -172,6 +172,10 @@ rulelists:
         rule seed when IP.src_addr starts "127.0.0" and UDP.src_port == $CLIENT_PORT {
           route to ws-hop
         }
+        // start_proxy's probe comes from another port
+        rule other-flows when IP.src_addr starts "127.0.0" {
+          route to ws-hop
+        }
       }
       rulelist ws-in for WebSocket {
         rule all { route to echo }

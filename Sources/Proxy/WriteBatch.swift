@@ -1,7 +1,7 @@
 import NIOCore
 
-/// Writes made while a UDP listener or one of its upstream sockets processes a read go out with
-/// one flush per channel when the read ends, so NIO sends a run of datagrams with one `sendmmsg`
+/// Writes made while a UDP listener processes a read go out with one flush per channel when the
+/// read ends, so NIO sends a run of datagrams with one `sendmmsg`
 /// instead of one `sendmsg` each. Writes made outside a read (a timer, a WebSocket or stream
 /// upstream's reply) are flushed at once.
 ///
@@ -15,7 +15,7 @@ final class WriteBatch {
   /// A read started: writes wait for `endRead`.
   func beginRead() { reading = true }
 
-  func write<Message>(_ message: Message, to channel: any Channel) {
+  func write<Message: Sendable>(_ message: Message, to channel: any Channel) {
     guard reading else {
       channel.writeAndFlush(message, promise: nil)
       return
