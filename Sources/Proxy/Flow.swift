@@ -17,6 +17,8 @@ final class Flow: @unchecked Sendable {
   let source: String
   let eventLoop: any EventLoop
   let reply: (ByteBuffer) -> Void
+  /// The UDP listener's write batch, shared by the flow's sessions (nil: every write is flushed).
+  let batch: WriteBatch?
   /// Called when the last session ends (the listener forgets the flow).
   var onEmpty: ((Flow) -> Void)?
   /// Called when a session ends (stream listeners close the client connection).
@@ -31,12 +33,13 @@ final class Flow: @unchecked Sendable {
   private var cachedSession: Session?
 
   init(
-    listener: ListenerRuntime, source: String, eventLoop: any EventLoop,
+    listener: ListenerRuntime, source: String, eventLoop: any EventLoop, batch: WriteBatch? = nil,
     reply: @escaping (ByteBuffer) -> Void
   ) {
     self.listener = listener
     self.source = source
     self.eventLoop = eventLoop
+    self.batch = batch
     self.reply = reply
   }
 
@@ -103,7 +106,7 @@ final class Flow: @unchecked Sendable {
     let session = Session(
       name: listener.runtime.nextSessionName(listener: listener.name), listener: listener,
       source: source, rule: key.rule, route: route, metadata: metadata, eventLoop: eventLoop,
-      idleTimeout: idle, replyToClient: reply)
+      idleTimeout: idle, batch: batch, replyToClient: reply)
     sessions[key] = session
     session.onClose = { [weak self] s in self?.sessionClosed(s, key: key) }
     listener.runtime.register(session)

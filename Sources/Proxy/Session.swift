@@ -20,6 +20,9 @@ final class Session: @unchecked Sendable {
   let eventLoop: any EventLoop
   let created = Date()
   let idleTimeout: TimeAmount
+  /// Upstream writes made during a read of the UDP listener or an upstream socket wait here for
+  /// one flush (nil for other listeners).
+  let batch: WriteBatch?
 
   /// The client side: where replies go, and what to do when the session ends.
   let replyToClient: (ByteBuffer) -> Void
@@ -38,7 +41,7 @@ final class Session: @unchecked Sendable {
   init(
     name: String, listener: ListenerRuntime, source: String, rule: String, route: RouteInfo,
     metadata: SessionMetadata, eventLoop: any EventLoop, idleTimeout: TimeAmount,
-    replyToClient: @escaping (ByteBuffer) -> Void
+    batch: WriteBatch? = nil, replyToClient: @escaping (ByteBuffer) -> Void
   ) {
     self.name = name
     self.listener = listener
@@ -48,6 +51,7 @@ final class Session: @unchecked Sendable {
     self.metadata = metadata
     self.eventLoop = eventLoop
     self.idleTimeout = idleTimeout
+    self.batch = batch
     self.replyToClient = replyToClient
   }
 

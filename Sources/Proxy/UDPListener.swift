@@ -11,6 +11,10 @@ enum UDPListener {
   /// Any UDP payload fits (65,507 bytes over IPv4), so no datagram is truncated.
   static let receiveBufferSize = 65536
   static let receiveSocketBuffer: SocketOptionValue = 4 << 20
+  /// Datagrams read with one `recvmmsg`. NIO splits its receive buffer evenly among them, so the
+  /// buffer is this many times `receiveBufferSize` (address space; only the pages the kernel
+  /// writes into become resident).
+  static let datagramsPerRead = 16
 
   static func bind(_ listener: ListenerRuntime, on group: any EventLoopGroup) async throws
     -> any Channel
@@ -20,8 +24,10 @@ enum UDPListener {
       // No SO_REUSEADDR: on UDP it would let a second listener share the port silently.
       // Room for bursts from many flows (the kernel caps it at net.core.rmem_max).
       .channelOption(.socketOption(.so_rcvbuf), value: receiveSocketBuffer)
+      .channelOption(.datagramVectorReadMessageCount, value: datagramsPerRead)
       .channelOption(
-        .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveBufferSize)
+        .recvAllocator,
+        value: FixedSizeRecvByteBufferAllocator(capacity: datagramsPerRead * receiveBufferSize)
       )
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
@@ -38,6 +44,8 @@ final class UDPListenerHandler: ChannelInboundHandler {
 
   let listener: ListenerRuntime
   private let evaluator = PacketEvaluator()
+  /// Forwarded datagrams and replies are flushed once per read (`sendmmsg`).
+  private let batch = WriteBatch()
   private var flows: [SocketAddress: UDPFlowEntry] = [:]
   private var local: (IPAddress, Int32) = (IPAddress(v4: 0), -1)
 
@@ -56,6 +64,7 @@ final class UDPListenerHandler: ChannelInboundHandler {
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     let envelope = unwrapInboundIn(data)
+    batch.beginRead()
     let counters = listener.counters
     counters.packets.increment()
     counters.bytes.increment(by: Int64(envelope.data.readableBytes))
@@ -101,18 +110,25 @@ final class UDPListenerHandler: ChannelInboundHandler {
     context: ChannelHandlerContext, remote: SocketAddress, _ addr: IPAddress, _ port: Int32
   ) -> Flow {
     let channel = context.channel
+    let batch = self.batch
     let flow = Flow(
-      listener: listener, source: remote.displayText, eventLoop: context.eventLoop,
+      listener: listener, source: remote.displayText, eventLoop: context.eventLoop, batch: batch,
       reply: { buffer in
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+        batch.write(AddressedEnvelope(remoteAddress: remote, data: buffer), to: channel)
       })
     flow.onEmpty = { [weak self] _ in self?.flows[remote] = nil }
     flows[remote] = UDPFlowEntry(flow: flow, address: addr, port: port)
     return flow
   }
 
+  func channelReadComplete(context: ChannelHandlerContext) {
+    batch.endRead()
+    context.fireChannelReadComplete()
+  }
+
   /// The socket closed (the listener was removed): sessions that asked for it end with it.
   func channelInactive(context: ChannelHandlerContext) {
+    batch.endRead()
     for entry in Array(flows.values) {
       for session in Array(entry.flow.sessions.values) where session.route.removeOrphanSessions {
         session.close()
@@ -123,6 +139,7 @@ final class UDPListenerHandler: ChannelInboundHandler {
 
   /// A read error on a listening UDP socket (an ICMP error for an earlier reply) is not fatal.
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    batch.endRead()
     proxyLogger.debug(
       "UDP listener error", metadata: ["listener": "\(listener.name)", "error": "\(error)"])
   }

@@ -17,6 +17,8 @@ final class UpstreamLink: @unchecked Sendable {
   let endpoint: EndpointConfig?
   private let eventLoop: any EventLoop
   private let route: RouteInfo
+  /// The session's write batch: writes during a read are flushed once when it ends.
+  let batch: WriteBatch?
 
   private enum State {
     case idle
@@ -28,7 +30,9 @@ final class UpstreamLink: @unchecked Sendable {
   }
 
   private var state = State.idle
-  private var pending = CircularBuffer<ByteBuffer>()
+  /// An array, not a `CircularBuffer`: empty, it allocates nothing, and a session keeps it
+  /// for life (a `CircularBuffer` holds 16 slots from the start).
+  private var pending: [ByteBuffer] = []
   private var attempts = 0
   private var reconnects = 0
 
@@ -42,6 +46,7 @@ final class UpstreamLink: @unchecked Sendable {
     self.endpoint = endpoint
     self.eventLoop = session.eventLoop
     self.route = session.route
+    self.batch = session.batch
   }
 
   var isReady: Bool {
@@ -96,12 +101,21 @@ final class UpstreamLink: @unchecked Sendable {
   }
 
   private func write(_ buffer: ByteBuffer, to channel: any Channel) {
+    let batch = self.batch
     switch cluster.config.spec.protocol {
     case .webSocket:
       let frame = WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: buffer)
-      channel.writeAndFlush(frame, promise: nil)
+      if let batch {
+        batch.write(frame, to: channel)
+      } else {
+        channel.writeAndFlush(frame, promise: nil)
+      }
     default:
-      channel.writeAndFlush(buffer, promise: nil)
+      if let batch {
+        batch.write(buffer, to: channel)
+      } else {
+        channel.writeAndFlush(buffer, promise: nil)
+      }
     }
   }
 
@@ -162,7 +176,9 @@ final class UpstreamLink: @unchecked Sendable {
           disconnected("the upstream closed the connection")
           return
         }
-        while let buffer = pending.popFirst() { write(buffer, to: channel) }
+        let queued = pending
+        pending = []
+        for buffer in queued { write(buffer, to: channel) }
         self.session?.linkStateChanged()
       case .failure(let error):
         connectFailed(error)
@@ -214,6 +230,9 @@ final class UpstreamDatagramHandler: ChannelInboundHandler {
 
   init(link: UpstreamLink) { self.link = link }
 
+  /// Replies are not batched: a reply is written (and its receive buffer freed) at once, so NIO
+  /// reuses one 64 KiB receive buffer per socket; batching them made NIO keep a second one for
+  /// each socket for good (146 against 74 KiB per idle session, measured).
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     link.received(unwrapInboundIn(data).data)
   }

@@ -43,6 +43,33 @@ import Testing
     _ = try channel.finish()
   }
 
+  /// The replies to the datagrams of one read are written as they come and flushed once, when
+  /// the read completes (NIO sends them with one sendmmsg).
+  @Test func repliesOfOneReadAreFlushedWhenTheReadCompletes() async throws {
+    let (channel, _) = try await Self.channel(
+      """
+      rulelist l for UDP {
+        rule echo { route to echo }
+      }
+      """)
+    // One socket read of three datagrams (writeInbound would complete the read after each).
+    for text in ["one", "two", "three"] {
+      channel.pipeline.fireChannelRead(Self.datagram(text))
+    }
+    #expect(try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self) == nil)
+    channel.pipeline.fireChannelReadComplete()
+    var replies: [String] = []
+    while let reply = try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self) {
+      replies.append(String(buffer: reply.data))
+    }
+    #expect(replies == ["one", "two", "three"])
+    // The next read is a batch of its own.
+    try channel.writeInbound(Self.datagram("four"))
+    let four = try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self)
+    #expect(four.map { String(buffer: $0.data) } == "four")
+    _ = try channel.finish()
+  }
+
   @Test func droppedDatagramsAreCountedNotAnswered() async throws {
     let (channel, runtime) = try await Self.channel(
       """
