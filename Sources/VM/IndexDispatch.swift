@@ -24,7 +24,11 @@ extension Machine {
       let table = program.tables[index.firstTable + t]
       let node: Int?
       switch table.kind {
+      case 0 where table.direct >= 0:
+        node = intFieldValue(table.field).flatMap { directInterval(table, $0) }
       case 0: node = intFieldValue(table.field).flatMap { intInterval(table, $0) }
+      case 1 where table.direct >= 0:
+        node = ipField(Int(table.field)).flatMap { v4Interval(table, $0) }
       case 1: node = ipField(Int(table.field)).flatMap { ipInterval(table, $0) }
       default: node = trieNode(table)
       }

@@ -42,6 +42,11 @@ public final class VerifiedProgram: @unchecked Sendable {
   /// `ipRanges`), 2 prefix trie. `lists` is an offset into `words` of (start, count) pairs, one per
   /// interval or trie node; for tries `edges` is an offset into `words` of (start, count) pairs
   /// per node, each edge being (byte, target) in `words`.
+  ///
+  /// A large table gets a lookup table in `words` at `direct` (-1: none; see `DirectTables`): an int
+  /// table whose bounds lie in 0...65535 maps each key straight to its interval + 1 (0: none); an
+  /// IPv4-only address table maps each key's top 16 bits to the intervals to search, whose bounds
+  /// are then 32-bit (lo, hi pairs in `words` at `v4Bounds`).
   struct FlatTable {
     var kind: UInt8 = 0
     var field: UInt8 = 0
@@ -49,6 +54,8 @@ public final class VerifiedProgram: @unchecked Sendable {
     var bounds = 0
     var lists = 0
     var edges = 0
+    var direct = -1
+    var v4Bounds = 0
   }
 
   /// Instance-independent description of one constant.
@@ -169,6 +176,7 @@ public final class VerifiedProgram: @unchecked Sendable {
           ft.bounds = rangeValues.count / 2
           for j in t.lo.indices { rangeValues += [t.lo[j], t.hi[j]] }
           ft.lists = addLists(t.lists)
+          DirectTables.addPortTable(&ft, lo: t.lo, hi: t.hi, to: &wordValues)
           flatTables.append(ft)
         }
         for t in x.ipTables {
@@ -176,6 +184,7 @@ public final class VerifiedProgram: @unchecked Sendable {
           ft.bounds = ipValues.count / 2
           for j in t.lo.indices { ipValues += [t.lo[j], t.hi[j]] }
           ft.lists = addLists(t.lists)
+          DirectTables.addIPv4Table(&ft, lo: t.lo, hi: t.hi, to: &wordValues)
           flatTables.append(ft)
         }
         for t in x.prefixTables {
