@@ -111,7 +111,7 @@ let package = Package(
     .testTarget(
       name: "CRDBridgeTests",
       dependencies: [
-        "CRDBridge", "Config", "RuleLang",
+        "CRDBridge", "Config", "RuleLang", "Proxy",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

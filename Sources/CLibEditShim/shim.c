@@ -1,5 +1,8 @@
 #include "l7mp_edit_shim.h"
 
+#include <signal.h>
+#include <string.h>
+
 FILE *l7mp_stdin(void) { return stdin; }
 FILE *l7mp_stdout(void) { return stdout; }
 FILE *l7mp_stderr(void) { return stderr; }
@@ -7,7 +10,8 @@ FILE *l7mp_stderr(void) { return stderr; }
 EditLine *l7mp_el_init(const char *program) { return el_init(program, stdin, stdout, stderr); }
 int l7mp_el_set_prompt(EditLine *el, l7mp_prompt_fn prompt) { return el_set(el, EL_PROMPT, prompt); }
 int l7mp_el_set_editor(EditLine *el, const char *mode) { return el_set(el, EL_EDITOR, mode); }
-int l7mp_el_set_history(EditLine *el, History *history) { return el_set(el, EL_HIST, history, history); }
+// EL_HIST takes libedit's `history` function and the History to pass it.
+int l7mp_el_set_history(EditLine *el, History *h) { return el_set(el, EL_HIST, history, h); }
 int l7mp_el_add_function(EditLine *el, const char *name, const char *help, l7mp_command_fn fn) {
   return el_set(el, EL_ADDFN, name, help, fn);
 }
@@ -41,3 +45,14 @@ int l7mp_history_save(History *h, const char *path) {
   return history(h, &ev, H_SAVE, path);
 }
 void l7mp_history_end(History *h) { history_end(h); }
+
+static void l7mp_ignore_signal(int signo) { (void)signo; }
+
+int l7mp_catch_sigint(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = l7mp_ignore_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;
+  return sigaction(SIGINT, &action, NULL);
+}

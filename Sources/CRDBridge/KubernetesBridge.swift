@@ -57,6 +57,7 @@ public struct KubernetesBridge: Sendable {
 
   func passes(_ state: WatchedObjects) async {
     var seen = -1
+    var known: [String: String] = [:]
     var lastPass = ContinuousClock.now
     while !Task.isCancelled {
       try? await Task.sleep(for: settle)
@@ -74,7 +75,8 @@ public struct KubernetesBridge: Sendable {
       }
       ManifestBridge.log(
         await ManifestBridge.pass(
-          files: files, problems: [], apiPort: apiPort, token: token, logger: logger), logger)
+          files: files, problems: [], apiPort: apiPort, token: token, logger: logger,
+          known: &known), logger)
     }
   }
 

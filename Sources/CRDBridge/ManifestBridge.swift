@@ -43,16 +43,26 @@ public struct ManifestBridge: Sendable {
 
   /// Reads, translates, reconciles once.
   public func pass() async -> Pass {
+    var known: [String: String] = [:]
+    return await pass(known: &known)
+  }
+
+  func pass(known: inout [String: String]) async -> Pass {
     let read = ManifestFiles.read(paths)
     return await Self.pass(
-      files: read.files, problems: read.problems, apiPort: apiPort, token: token, logger: logger)
+      files: read.files, problems: read.problems, apiPort: apiPort, token: token, logger: logger,
+      known: &known)
   }
 
   /// Translates `files` (manifests, or objects from the Kubernetes API as JSON) and reconciles
   /// every pod of every proxy set. With problems or errors, changes nothing.
+  ///
+  /// `known` (pod → IP) carries the proxies earlier passes configured: one that no VirtualService
+  /// selects any more is emptied (its listeners, clusters and rule sources deleted), since nothing
+  /// else would ever tell it.
   public static func pass(
     files: [(name: String, bytes: [UInt8])], problems: [String], apiPort: Int, token: String?,
-    logger: Logger
+    logger: Logger, known: inout [String: String]
   ) async -> Pass {
     let translation = Bridge.translate(files)
     var pass = Pass(
@@ -64,18 +74,33 @@ public struct ManifestBridge: Sendable {
       return pass
     }
     var targets: [(target: any ReconcileTarget, desired: ProxyConfig)] = []
+    var selected: [String: String] = [:]
+    func target(_ name: String, _ ip: String) -> ProxyTarget {
+      ProxyTarget(name: name, client: ControlClient(host: ip, port: apiPort, token: token))
+    }
     for set in translation.proxySets {
       for pod in set.pods {
         guard let ip = pod.ip else {
           logger.info("pod \(pod.namespace)/\(pod.name) has no IP yet; skipped")
           continue
         }
-        let client = ControlClient(host: ip, port: apiPort, token: token)
-        targets.append(
-          (ProxyTarget(name: "\(pod.namespace)/\(pod.name)", client: client), set.config))
+        let name = "\(pod.namespace)/\(pod.name)"
+        selected[name] = ip
+        targets.append((target(name, ip), set.config))
       }
     }
+    let released = known.filter { selected[$0.key] == nil }
+    for (name, ip) in released.sorted(by: { $0.key < $1.key }) {
+      logger.info("\(name) is no longer selected by any VirtualService: emptying it")
+      targets.append((target(name, ip), ProxyConfig()))
+    }
     pass.outcomes = await Reconciler.reconcile(targets, logger: logger)
+    // A released proxy is tried again by the next pass until emptying it worked.
+    known = selected
+    for (name, ip) in released {
+      let outcome = pass.outcomes.first { $0.target == target(name, ip).displayName }
+      if outcome?.converged != true { known[name] = ip }
+    }
     return pass
   }
 
@@ -89,6 +114,7 @@ public struct ManifestBridge: Sendable {
   /// Passes until the task is cancelled.
   public func run() async {
     var last: [String]? = nil
+    var known: [String: String] = [:]
     var lastPass = ContinuousClock.now
     while !Task.isCancelled {
       let now = ContinuousClock.now
@@ -97,11 +123,7 @@ public struct ManifestBridge: Sendable {
         if last != nil && fingerprint != last { logger.info("manifests changed") }
         last = fingerprint
         lastPass = now
-        let p = await pass()
-        let changes = p.outcomes.reduce(0) { $0 + $1.applied.count }
-        logger.info(
-          "pass: \(p.outcomes.count) proxies, \(changes) changes, \(p.converged ? "in step" : "not in step")"
-        )
+        Self.log(await pass(known: &known), logger)
       }
       try? await Task.sleep(for: pollInterval)
     }

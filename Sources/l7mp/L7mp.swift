@@ -18,8 +18,9 @@ struct L7mp: AsyncParsableCommand {
       """,
     version: "0.1.0",
     subcommands: [
-      CheckCommand.self, CompileCommand.self, DisasmCommand.self, EvalCommand.self, RunCommand.self,
-      EchoCommand.self, CRDCommand.self, BridgeCommand.self,
+      CheckCommand.self, CompileCommand.self, DisasmCommand.self, EvalCommand.self,
+      TestCommand.self, ReplCommand.self, RunCommand.self, EchoCommand.self, CRDCommand.self,
+      BridgeCommand.self,
     ]
   )
 

@@ -90,7 +90,7 @@ final class ReplayAPIServer: Sendable {
 
   /// Connections the client has closed (or that were dropped), waiting until there are at least
   /// `count` (bounded by `timeout`).
-  func disconnects(atLeast count: Int, timeout: Duration = .seconds(10)) async -> Int {
+  func disconnects(atLeast count: Int, timeout: Duration = .seconds(60)) async -> Int {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
       let n = disconnected.withLock { $0 }
@@ -101,7 +101,7 @@ final class ReplayAPIServer: Sendable {
   }
 
   /// Requests seen so far, waiting until there are at least `count` (bounded by `timeout`).
-  func requests(atLeast count: Int, timeout: Duration = .seconds(10)) async -> [Request] {
+  func requests(atLeast count: Int, timeout: Duration = .seconds(60)) async -> [Request] {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
       let r = requests

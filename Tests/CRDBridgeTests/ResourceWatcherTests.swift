@@ -35,7 +35,7 @@ import Testing
     }
 
     /// What the watcher yielded, once there are `count` changes or after `timeout`.
-    func changes(_ count: Int, timeout: Duration = .seconds(10)) async -> [ResourceChange] {
+    func changes(_ count: Int, timeout: Duration = .seconds(60)) async -> [ResourceChange] {
       let deadline = ContinuousClock.now + timeout
       while ContinuousClock.now < deadline {
         let s = seen.withLock { $0 }
@@ -55,7 +55,7 @@ import Testing
           return true
         }
         group.addTask {
-          try? await Task.sleep(for: .seconds(10))
+          try? await Task.sleep(for: .seconds(60))
           return false
         }
         let first = await group.next()!
@@ -300,7 +300,7 @@ import Testing
     }
     // The list arrives, then the watch is held open; cancelling the consumer must end the watch.
     let requests = await server.requests(atLeast: 2)
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + .seconds(60)
     while seen.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
       try await Task.sleep(for: .milliseconds(10))
     }

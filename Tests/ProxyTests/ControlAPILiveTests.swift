@@ -77,7 +77,9 @@ import Testing
         // A 4xx answer, or the connection closed without one: never a hang, never a 2xx.
         #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 4"), "\(answer.prefix(80))")
       }
-      #expect(try await ControlClient(port: port).list(ListenerConfig.self).isEmpty)
+      #expect(
+        try await ControlClient(port: port, timeout: .seconds(60)).list(ListenerConfig.self).isEmpty
+      )
       #expect(await fake.calls.isEmpty)
     }
   }

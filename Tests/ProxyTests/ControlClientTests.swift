@@ -17,7 +17,7 @@ import Testing
   @Test func listGetAddPutDeleteOfEveryKind() async throws {
     let fake = FakeProxyControl()
     try await withControlAPIServer(fake) { port in
-      let client = ControlClient(port: port)
+      let client = ControlClient(port: port, timeout: .seconds(60))
       #expect(try await client.list(ListenerConfig.self).isEmpty)
 
       let added = try await client.add(Self.listener)
@@ -54,7 +54,7 @@ import Testing
   @Test func refusalsCarryTheStatusMessageAndDiagnostics() async throws {
     let fake = FakeProxyControl()
     try await withControlAPIServer(fake) { port in
-      let client = ControlClient(port: port)
+      let client = ControlClient(port: port, timeout: .seconds(60))
       try await client.add(Self.listener)
       do {
         try await client.add(Self.listener)
@@ -91,12 +91,12 @@ import Testing
     let options = ControlAPIOptions(address: "0.0.0.0", port: 0, token: "t0k")
     try await withControlAPIServer(fake, options: options) { port in
       do {
-        _ = try await ControlClient(port: port).list(ListenerConfig.self)
+        _ = try await ControlClient(port: port, timeout: .seconds(60)).list(ListenerConfig.self)
         Issue.record("a request without the token succeeded")
       } catch let error as ControlClientError {
         #expect(error.status == 401)
       }
-      let client = ControlClient(port: port, token: "t0k")
+      let client = ControlClient(port: port, token: "t0k", timeout: .seconds(60))
       #expect(try await client.add(Self.cluster).status == 201)
     }
   }

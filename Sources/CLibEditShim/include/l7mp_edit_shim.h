@@ -27,4 +27,8 @@ int l7mp_history_load(History *h, const char *path);
 int l7mp_history_save(History *h, const char *path);
 void l7mp_history_end(History *h);
 
+// SIGINT (Ctrl-C) interrupts el_gets (it returns NULL, errno EINTR) instead of ending the
+// process: the handler does nothing, and is installed without SA_RESTART.
+int l7mp_catch_sigint(void);
+
 #endif

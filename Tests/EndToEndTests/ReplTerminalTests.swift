@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// The REPL at a real terminal: a pseudo-terminal from Python's `pty` module drives `l7mp repl`
+/// with keystrokes — Tab completion, history recall with the up arrow, Ctrl-C cancelling the
+/// input, Ctrl-D quitting — every wait bounded.
+@Suite struct ReplTerminalTests {
+  static let driver = #"""
+    import os, pty, sys, time, select
+    exe, hist, rules = sys.argv[1], sys.argv[2], sys.argv[3]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["L7MP_HISTORY"] = hist
+        os.execv(exe, [exe, "repl", rules])
+    out = b""
+    def wait_for(token, timeout=60):
+        global out
+        end = time.time() + timeout
+        while time.time() < end:
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    return False
+                out += chunk
+                if token in out:
+                    return True
+        return False
+    def step(name, keys, token):
+        os.write(fd, keys)
+        print(name, wait_for(token), flush=True)
+    print("prompt", wait_for(b"l7mp> "), flush=True)
+    step("completion", b":he\t\r", b":packets")
+    step("type", b":type UDP.src_port\r", b"int")
+    # The up arrow brings the last line back (libedit redraws it), Enter runs it again.
+    before = out.count(b"UDP.src_port")
+    os.write(fd, b"\x1b[A\r")
+    end = time.time() + 60
+    while time.time() < end and out.count(b"UDP.src_port") < before + 2:
+        wait_for(b"\x00", 0.2)
+    print("history", out.count(b"UDP.src_port") >= before + 1, flush=True)
+    os.write(fd, b"garbage ((\x03")
+    step("cancel", b":type 1 == 1\r", b"bool")
+    os.write(fd, b"\x04")
+    end = time.time() + 60
+    status = None
+    while time.time() < end:
+        p, s = os.waitpid(pid, os.WNOHANG)
+        if p == pid:
+            status = os.waitstatus_to_exitcode(s)
+            break
+        wait_for(b"\x00", 0.1)
+    print("exit", status, flush=True)
+    if status is None:
+        os.kill(pid, 9)
+    """#
+
+  @Test func editingCompletionHistoryAndKeys() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "l7mp-pty-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let history = dir.appendingPathComponent("history").path
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [
+      "python3", "-c", Self.driver, try CLI.executable.path, history,
+      CLI.repo("examples/gateway.rules"),
+    ]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    let results = Dictionary(
+      text.split(separator: "\n").compactMap { line -> (String, String)? in
+        let parts = line.split(separator: " ", maxSplits: 1)
+        return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+      }, uniquingKeysWith: { a, _ in a })
+    #expect(results["prompt"] == "True", "\(text)")
+    #expect(results["completion"] == "True", "Tab completed :he to :help: \(text)")
+    #expect(results["type"] == "True")
+    #expect(results["history"] == "True", "the up arrow recalled the last line")
+    #expect(results["cancel"] == "True", "after Ctrl-C the REPL still answers")
+    #expect(results["exit"] == "0", "Ctrl-D quits with status 0: \(text)")
+    let saved = (try? String(contentsOfFile: history, encoding: .utf8)) ?? ""
+    #expect(saved.contains(":type"), "history is saved: \(saved)")
+  }
+}
