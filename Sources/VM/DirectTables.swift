@@ -6,6 +6,7 @@ import RuleLang
 ///
 /// Each table costs 65,536 (ports) or 65,537 (IPv4 buckets) words, 256 KiB, plus 8 bytes per
 /// interval for the 32-bit IPv4 bounds, so only tables with at least `minimumIntervals` get one.
+/// A prefix trie of at least that many nodes gets its root's edges as a 256-word table (1 KiB).
 enum DirectTables {
   static let minimumIntervals = 32
   static let keys = 65_536
@@ -28,6 +29,7 @@ enum DirectTables {
     guard lo.count >= minimumIntervals, sortedAndDisjoint(lo, hi),
       lo.allSatisfy({ $0 >= 0 }), hi.allSatisfy({ $0 < keys })
     else { return }
+    t.lookup = .portDirect
     t.direct = words.count
     words += [UInt32](repeating: 0, count: keys)
     for j in lo.indices {
@@ -45,6 +47,7 @@ enum DirectTables {
     guard lo.count >= minimumIntervals, sortedAndDisjoint(lo, hi),
       lo.allSatisfy(\.isV4), hi.allSatisfy(\.isV4)
     else { return }
+    t.lookup = .v4Buckets
     t.v4Bounds = words.count
     for j in lo.indices { words += [lo[j].v4, hi[j].v4] }
     t.direct = words.count
@@ -55,32 +58,17 @@ enum DirectTables {
       words[t.direct + b] = UInt32(j)
     }
   }
-}
 
-extension Machine {
-  /// The interval of a port table's lookup table holding `x`.
-  @inline(__always) func directInterval(_ t: VerifiedProgram.FlatTable, _ x: Int64) -> Int? {
-    guard x >= 0, x < DirectTables.keys else { return nil }
-    let entry = Int(program.words.baseAddress![t.direct + Int(x)])
-    return entry == 0 ? nil : entry - 1
-  }
-
-  /// The interval of an IPv4 table holding `x`: a search among the intervals of x's bucket only.
-  @inline(__always) func v4Interval(_ t: VerifiedProgram.FlatTable, _ x: IPAddress) -> Int? {
-    // Every bound is IPv4 and the IPv4 addresses are one block of the address space.
-    guard x.isV4 else { return nil }
-    let words = program.words.baseAddress!
-    let key = x.v4
-    let bucket = t.direct + Int(key >> 16)
-    var lo = Int(words[bucket])
-    // The interval at the next bucket's first entry reaches that bucket, so it is past `key`.
-    var hi = min(Int(words[bucket + 1]) + 1, t.count)
-    // The first interval whose upper bound is at least `key`.
-    let bounds = words + t.v4Bounds
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if bounds[2 * mid + 1] < key { lo = mid + 1 } else { hi = mid }
-    }
-    return lo < t.count && bounds[2 * lo] <= key ? lo : nil
+  /// A prefix trie's root edges by byte: child + 1, 0 for none. `edges` are the root's (byte,
+  /// target) pairs, sorted by byte (the verifier saw to it), so this is the child the binary
+  /// search would find.
+  static func addRootTable(
+    _ t: inout VerifiedProgram.FlatTable, nodes: Int, bytes: [UInt8], targets: [UInt32],
+    to words: inout [UInt32]
+  ) {
+    guard nodes >= minimumIntervals else { return }
+    t.rootChildren = words.count
+    words += [UInt32](repeating: 0, count: 256)
+    for (b, target) in zip(bytes, targets) { words[t.rootChildren + Int(b)] = target + 1 }
   }
 }

@@ -103,6 +103,56 @@ import Testing
     }
   }
 
+  /// Prefixes over a small alphabet, so that packets share long prefixes with the rules: the
+  /// trie is deep and its root has many children (the root table), some rules have residual
+  /// conditions (the `Machine` takes over from the lean loop mid-candidate) and some are unkeyed.
+  static func prefixRules(_ rng: inout Rng, count: Int) -> String {
+    var out = "rulelist big for UDP {\n"
+    for i in 0..<count {
+      var conds: [String] = []
+      switch rng.int(6) {
+      case 0: break
+      case 1: conds.append("UDP.dst_port == \(rng.int(4))")
+      default: conds.append("payload starts \"\(text(&rng, upTo: 4))\"")
+      }
+      if rng.int(3) == 0 { conds.append("len(payload) >= \(rng.int(5))") }
+      let when = conds.isEmpty ? "" : " when " + conds.joined(separator: " and ")
+      out += "  rule r\(i)\(when) { route to c\(i) }\n"
+    }
+    return out + "}\n"
+  }
+
+  /// Up to `n` letters of a small alphabet, maybe none.
+  static func text(_ rng: inout Rng, upTo n: Int) -> String {
+    String((0..<rng.int(n + 1)).map { _ in Array("ABCDEFGHIJ")[rng.int(10)] })
+  }
+
+  @Test func largeTriesAgreeWithLinearCode() throws {
+    var rng = Rng(state: 5)
+    for round in 0..<3 {
+      let checked = RuleChecker.check(
+        SourceFile(name: "tries.rules", text: Self.prefixRules(&rng, count: 800)))
+      let errors = checked.diagnostics.filter { $0.severity == .error }
+      #expect(errors.isEmpty, "\(errors.map(\.message))")
+      let indexed = try Verifier.verify(RuleCompiler.compile(checked).get())
+      let linear = try Verifier.verify(RuleCompiler.compile(checked, indexing: false).get())
+      #expect(Self.tables(indexed).contains { $0.lookup == .trie && $0.rootChildren >= 0 })
+      for _ in 0..<3000 {
+        var p = OwnedPacket()
+        p.dstPort = rng.int(6)
+        p.payload = rng.int(10) == 0 ? nil : Array(Self.text(&rng, upTo: 6).utf8)
+        if rng.int(8) == 0 { p.payload = [0x80] + (p.payload ?? []) }
+        let a = VM.evaluate(indexed, rulelist: 0, packet: p)
+        let b = VM.evaluate(linear, rulelist: 0, packet: p)
+        #expect(
+          a.verdict == b.verdict,
+          "round \(round): \(String(describing: p)) → indexed \(a.verdict.rule), linear \(b.verdict.rule)"
+        )
+        if a.verdict != b.verdict { return }
+      }
+    }
+  }
+
   @Test func smallTablesKeepTheSearch() throws {
     var rng = Rng(state: 11)
     let v = try Verifier.verify(
@@ -110,7 +160,7 @@ import Testing
         SourceFile(name: "small.rules", text: Self.rules(&rng, count: 20, ipv6: false))
       )
       .get())
-    #expect(Self.tables(v).allSatisfy { $0.direct < 0 })
+    #expect(Self.tables(v).allSatisfy { $0.direct < 0 && $0.rootChildren < 0 })
   }
 
   @Test func unsortedOrOverlappingIntervalsGetNoLookupTable() {
