@@ -20,11 +20,11 @@ extension Machine {
         continue
       case .match: return verdict(Int32(truncatingIfNeeded: op.pointee.offset))
       case .noMatch: return verdict(-1)
-      case .dispatch, .next:
-        let b = Int(op.pointee.b)
-        let target =
-          op.pointee.kind == .dispatch ? dispatch(b) : next(b, after: Int(op.pointee.offset))
-        pc = forward(target, from: pc, index: b)
+      case .dispatch:
+        pc = candidates.dispatchCall(Int(op.pointee.b), from: pc)
+        continue
+      case .next:
+        pc = candidates.next(Int(op.pointee.b), after: Int(op.pointee.offset), from: pc)
         continue
 
       case .fieldEq: cond = FieldTest.eq(op, view)
@@ -95,12 +95,6 @@ extension Machine {
       rule: rule, rewriteCount: Int32(truncatingIfNeeded: min(rewriteCount, rewrites.count)))
   }
 
-  /// `dispatch` and `next` go forward only, whatever the tables say: the verified end is the
-  /// fallback.
-  @inline(__always) func forward(_ target: Int, from pc: Int, index b: Int) -> Int {
-    target > pc ? target : program.indexes[program.slots[b].extra].end
-  }
-
   /// One instruction of any kind, as the instruction set defines it: the interpreter's path for
   /// everything `PreparedOp` has no kind of its own for. Out of line, so that the rare opcodes'
   /// code and registers stay out of the hot loop. Returns the next pc; `match` and `noMatch`
@@ -115,9 +109,8 @@ extension Machine {
     switch ins.op {
     case .nop: return pc + 1
     case .jump, .apply: return Int(ins.c)
-    case .dispatch, .next:
-      let target = ins.op == .dispatch ? dispatch(b) : next(b, after: Int(ins.c))
-      return forward(target, from: pc, index: b)
+    case .dispatch: return candidates.dispatchCall(b, from: pc)
+    case .next: return candidates.next(b, after: Int(ins.c), from: pc)
     case .match, .noMatch: return -1
 
     // loads
@@ -324,11 +317,13 @@ enum FieldTest {
     return true
   }
 
-  /// Runs from `pc` while the ops are field tests, `goto`, `match` or `noMatch`. Returns the
-  /// verdict (`rule` -1 for `noMatch`; no rewrites, as no `set` ran), or nil with `pc` where a
-  /// `Machine` must go on.
+  /// Runs from `pc` while the ops are field tests, `goto`, `match` or `noMatch` — and, given
+  /// `candidates`, `dispatch` and `next`. Returns the verdict (`rule` -1 for `noMatch`; no
+  /// rewrites, as no `set` ran), or nil with `pc` where a `Machine` must go on (with
+  /// `candidates` as they are).
   @inline(__always) static func run(
-    _ ops: UnsafePointer<PreparedOp>, _ packet: UnsafePointer<PacketView>, pc: inout Int
+    _ ops: UnsafePointer<PreparedOp>, _ packet: UnsafePointer<PacketView>, pc: inout Int,
+    candidates: UnsafeMutablePointer<CandidateLists>? = nil
   ) -> Verdict? {
     let view = UnsafeRawPointer(packet)
     while true {
@@ -341,6 +336,14 @@ enum FieldTest {
       case .match:
         return Verdict(rule: Int32(truncatingIfNeeded: op.pointee.offset), rewriteCount: 0)
       case .noMatch: return Verdict(rule: -1, rewriteCount: 0)
+      case .dispatch:
+        guard let candidates else { return nil }
+        pc = candidates.pointee.dispatch(Int(op.pointee.b), from: pc)
+        continue
+      case .next:
+        guard let candidates else { return nil }
+        pc = candidates.pointee.next(Int(op.pointee.b), after: Int(op.pointee.offset), from: pc)
+        continue
       case .fieldEq: cond = eq(op, view)
       case .fieldRange: cond = range(op, view)
       case .addrV4Range: cond = addrV4Range(op, view, packet)

@@ -45,10 +45,22 @@ public enum VM {
       _ = (block + Machine.intsBytes).bindMemory(to: BytesRegister.self, capacity: Registers.bytes)
       _ = (block + Machine.intsBytes + Machine.bytesBytes).bindMemory(
         to: IPAddress.self, capacity: Registers.ips)
-      _ = (block + Machine.intsBytes + Machine.bytesBytes + Machine.ipsBytes).bindMemory(
-        to: Int.self, capacity: Machine.cursorCount)
-      var m = Machine(program: program, packet: packet, block: block, rewrites: rewrites)
-      return m.run(from: entry)
+      let cursors = (block + Machine.intsBytes + Machine.bytesBytes + Machine.ipsBytes)
+        .bindMemory(to: Int.self, capacity: CandidateLists.cursorCount)
+      var candidates = CandidateLists(program: program, packet: packet, cursors: cursors)
+      // An indexed rulelist whose candidates are decided by field tests (a rule index's rules
+      // usually are) needs no registers: `dispatch`, field tests, `next`, `match` in the light
+      // loop; the `Machine` goes on where it stops, with the same candidates.
+      var pc = entry
+      if program.opsBase[entry].kind == .dispatch {
+        let decided = withUnsafeMutablePointer(to: &candidates) {
+          FieldTest.run(program.opsBase, packet, pc: &pc, candidates: $0)
+        }
+        if let decided { return decided }
+      }
+      var m = Machine(
+        program: program, packet: packet, block: block, rewrites: rewrites, candidates: candidates)
+      return m.run(from: pc)
     }
   }
 
@@ -107,16 +119,14 @@ struct Machine {
   var bytesPresent: UInt32 = 0
   var ipPresent: UInt32 = 0
   var rewriteCount = 0
-  var listCount = 0
-  /// The constant index of the rule index whose candidates the cursors hold, or -1.
-  var activeIndex = -1
+  /// The rule index cursors, after the register files in `block`.
+  var candidates: CandidateLists
 
   static var intsBytes: Int { Registers.ints * MemoryLayout<Int64>.stride }
   static var bytesBytes: Int { Registers.bytes * MemoryLayout<BytesRegister>.stride }
   static var ipsBytes: Int { Registers.ips * MemoryLayout<IPAddress>.stride }
-  static var cursorCount: Int { 2 * (RuleIndex.maxTables + 1) }
   static var blockBytes: Int {
-    intsBytes + bytesBytes + ipsBytes + cursorCount * MemoryLayout<Int>.stride
+    intsBytes + bytesBytes + ipsBytes + CandidateLists.cursorCount * MemoryLayout<Int>.stride
   }
 
   @inline(__always) var ints: UnsafeMutablePointer<Int64> {
@@ -128,16 +138,13 @@ struct Machine {
   @inline(__always) var ips: UnsafeMutablePointer<IPAddress> {
     (block + Self.intsBytes + Self.bytesBytes).assumingMemoryBound(to: IPAddress.self)
   }
-  /// Candidate lists of the active rule index: (position, end) pairs in `program.words`.
-  @inline(__always) var cursors: UnsafeMutablePointer<Int> {
-    (block + Self.intsBytes + Self.bytesBytes + Self.ipsBytes).assumingMemoryBound(to: Int.self)
-  }
 
   init(
     program: VerifiedProgram, packet: UnsafePointer<PacketView>, block: UnsafeMutableRawPointer,
-    rewrites: UnsafeMutableBufferPointer<Rewrite>
+    rewrites: UnsafeMutableBufferPointer<Rewrite>, candidates: CandidateLists
   ) {
     self.program = program
+    self.candidates = candidates
     self.packet = packet
     self.block = block
     self.rewrites = rewrites
@@ -357,24 +364,6 @@ struct Machine {
   @inline(__always) func ipSetContains(_ k: Int, _ x: IPAddress) -> Bool {
     let s = program.slots[k]
     return interval(of: x, in: program.ipRanges.baseAddress! + 2 * s.start, count: s.count) != nil
-  }
-
-  /// Which of `count` sorted, disjoint inclusive intervals (bounds stored lo, hi, lo, hi, …)
-  /// holds `x`, if any: a binary search for the last lower bound not above `x`.
-  @inline(__always) func interval<T: Comparable>(
-    of x: T, in bounds: UnsafePointer<T>, count: Int
-  ) -> Int? {
-    if count == 1 {
-      // One range or CIDR, the common case: no search.
-      return bounds[0] <= x && x <= bounds[1] ? 0 : nil
-    }
-    var lo = 0
-    var hi = count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if bounds[2 * mid] <= x { lo = mid + 1 } else { hi = mid }
-    }
-    return lo > 0 && x <= bounds[2 * (lo - 1) + 1] ? lo - 1 : nil
   }
 
   func bytesSetContains(_ k: Int, _ v: BytesRegister) -> Bool {

@@ -42,13 +42,39 @@ public final class VerifiedProgram: @unchecked Sendable {
   /// `ipRanges`), 2 prefix trie. `lists` is an offset into `words` of (start, count) pairs, one per
   /// interval or trie node; for tries `edges` is an offset into `words` of (start, count) pairs
   /// per node, each edge being (byte, target) in `words`.
+  ///
+  /// A large table gets a lookup table in `words` at `direct` (-1: none; see `DirectTables`): an int
+  /// table whose bounds lie in 0...65535 maps each key straight to its interval + 1 (0: none); an
+  /// IPv4-only address table maps each key's top 16 bits to the intervals to search, whose bounds
+  /// are then 32-bit (lo, hi pairs in `words` at `v4Bounds`). `lookup` says which way
+  /// `CandidateLists.collect` finds a packet's interval or node.
   struct FlatTable {
     var kind: UInt8 = 0
     var field: UInt8 = 0
+    var lookup = Lookup.intSearch
+    /// The field's byte offset in `PacketView` (`FieldOffsets`).
+    var fieldOffset = 0
     var count = 0
     var bounds = 0
     var lists = 0
     var edges = 0
+    var direct = -1
+    var v4Bounds = 0
+    /// A trie's root children by byte (`DirectTables.addRootTable`), or -1.
+    var rootChildren = -1
+  }
+
+  enum Lookup: UInt8 {
+    /// Binary search of the int bounds in `ranges`.
+    case intSearch
+    /// Binary search of the address bounds in `ipRanges`.
+    case ipSearch
+    /// The prefix trie's walk.
+    case trie
+    /// The port's entry in the lookup table at `direct`.
+    case portDirect
+    /// A search of the 32-bit bounds at `v4Bounds`, among the intervals of the address's bucket.
+    case v4Buckets
   }
 
   /// Instance-independent description of one constant.
@@ -166,21 +192,31 @@ public final class VerifiedProgram: @unchecked Sendable {
         f.firstTable = flatTables.count
         for t in x.intTables {
           var ft = FlatTable(kind: 0, field: t.field.rawValue, count: t.lo.count)
+          ft.fieldOffset = FieldOffsets.of(t.field)
           ft.bounds = rangeValues.count / 2
           for j in t.lo.indices { rangeValues += [t.lo[j], t.hi[j]] }
           ft.lists = addLists(t.lists)
+          DirectTables.addPortTable(&ft, lo: t.lo, hi: t.hi, to: &wordValues)
           flatTables.append(ft)
         }
         for t in x.ipTables {
-          var ft = FlatTable(kind: 1, field: t.field.rawValue, count: t.lo.count)
+          var ft = FlatTable(
+            kind: 1, field: t.field.rawValue, lookup: .ipSearch, count: t.lo.count)
+          ft.fieldOffset = FieldOffsets.of(t.field)
           ft.bounds = ipValues.count / 2
           for j in t.lo.indices { ipValues += [t.lo[j], t.hi[j]] }
           ft.lists = addLists(t.lists)
+          DirectTables.addIPv4Table(&ft, lo: t.lo, hi: t.hi, to: &wordValues)
           flatTables.append(ft)
         }
         for t in x.prefixTables {
-          var ft = FlatTable(kind: 2, field: t.field.rawValue, count: t.lists.count)
+          var ft = FlatTable(
+            kind: 2, field: t.field.rawValue, lookup: .trie, count: t.lists.count)
+          ft.fieldOffset = FieldOffsets.of(t.field)
           ft.lists = addLists(t.lists)
+          DirectTables.addRootTable(
+            &ft, nodes: t.lists.count, bytes: t.edgeBytes[0], targets: t.edgeTargets[0],
+            to: &wordValues)
           ft.edges = wordValues.count
           wordValues += [UInt32](repeating: 0, count: 2 * t.lists.count)
           for n in t.lists.indices {
