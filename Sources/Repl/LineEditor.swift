@@ -72,12 +72,13 @@ public final class LineEditor {
     }
     l7mp_el_bind(el, "^I", "l7mp-complete")
     l7mp_catch_sigint()
+    l7mp_el_set_getc(el)
 
     Self.write("l7mp REPL — :help lists the commands; Ctrl-D quits.\n")
     while true {
       var count: Int32 = 0
       guard let raw = el_gets(el, &count) else {
-        if count < 0 && errno == EINTR {
+        if l7mp_take_interrupt() != 0 || (count < 0 && errno == EINTR) {
           // Ctrl-C: drop the line (and any definition being typed), prompt again.
           session.cancelInput()
           Self.write("\n")

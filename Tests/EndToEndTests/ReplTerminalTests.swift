@@ -13,35 +13,44 @@ import Testing
         os.environ["L7MP_HISTORY"] = hist
         os.execv(exe, [exe, "repl", rules])
     out = b""
-    def wait_for(token, timeout=60):
+    def wait_for(token, timeout=60, since=0):
+        # True once `token` is in the output after offset `since`.
         global out
         end = time.time() + timeout
         while time.time() < end:
+            if token in out[since:]:
+                return True
             r, _, _ = select.select([fd], [], [], 0.05)
             if r:
                 try:
-                    chunk = os.read(fd, 4096)
+                    out += os.read(fd, 4096)
                 except OSError:
                     return False
-                out += chunk
-                if token in out:
-                    return True
-        return False
+        return token in out[since:]
     def step(name, keys, token):
+        # Only output that comes after the keys counts.
+        since = len(out)
         os.write(fd, keys)
-        print(name, wait_for(token), flush=True)
+        print(name, wait_for(token, since=since), flush=True)
     print("prompt", wait_for(b"l7mp> "), flush=True)
     step("completion", b":he\t\r", b":packets")
     step("type", b":type UDP.src_port\r", b"int")
     # The up arrow brings the last line back (libedit redraws it), Enter runs it again.
     before = out.count(b"UDP.src_port")
+    since = len(out)
     os.write(fd, b"\x1b[A\r")
-    end = time.time() + 60
-    while time.time() < end and out.count(b"UDP.src_port") < before + 2:
-        wait_for(b"\x00", 0.2)
-    print("history", out.count(b"UDP.src_port") >= before + 1, flush=True)
-    os.write(fd, b"garbage ((\x03")
+    answered = wait_for(b"int", since=since)
+    print("history", answered and out.count(b"UDP.src_port") >= before + 1, flush=True)
+    # Ctrl-C makes the terminal discard input typed after it until the REPL has taken the
+    # signal, so the next line is typed once the fresh prompt is there.
+    since = len(out)
+    os.write(fd, b"garbage ((")
+    wait_for(b"garbage ((", since=since)
+    since = len(out)
+    os.write(fd, b"\x03")
+    wait_for(b"l7mp> ", since=since)
     step("cancel", b":type 1 == 1\r", b"bool")
+    wait_for(b"l7mp> ", since=max(out.rfind(b"bool"), 0))
     os.write(fd, b"\x04")
     end = time.time() + 60
     status = None

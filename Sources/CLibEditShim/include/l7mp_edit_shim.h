@@ -27,8 +27,12 @@ int l7mp_history_load(History *h, const char *path);
 int l7mp_history_save(History *h, const char *path);
 void l7mp_history_end(History *h);
 
-// SIGINT (Ctrl-C) interrupts el_gets (it returns NULL, errno EINTR) instead of ending the
-// process: the handler does nothing, and is installed without SA_RESTART.
+// SIGINT (Ctrl-C) ends el_gets (it returns NULL) instead of ending the process: the handler
+// notes it for the shim's character reader (l7mp_el_set_getc).
 int l7mp_catch_sigint(void);
+// Reads characters through the shim, so that Ctrl-C ends el_gets (see shim.c).
+int l7mp_el_set_getc(EditLine *el);
+// Whether the last el_gets ended because of Ctrl-C (and forgets it).
+int l7mp_take_interrupt(void);
 
 #endif
