@@ -81,24 +81,14 @@ import Testing
     var rng = Rng(state: ipv6 ? 7 : 3)
     for round in 0..<4 {
       let source = Self.rules(&rng, count: 600, ipv6: ipv6)
-      let checked = RuleChecker.check(SourceFile(name: "big.rules", text: source))
-      let errors = checked.diagnostics.filter { $0.severity == .error }
-      #expect(errors.isEmpty, "\(errors.map(\.message))")
-      let indexed = try Verifier.verify(RuleCompiler.compile(checked).get())
-      let linear = try Verifier.verify(RuleCompiler.compile(checked, indexing: false).get())
-      let tables = Self.tables(indexed)
+      let programs = try RuleIndexTests.indexedAndLinear(source)
+      let tables = Self.tables(programs.indexed)
       // Both port tables get a lookup table; the address table only when it is IPv4-only.
       #expect(tables.filter { $0.kind == 0 && $0.direct >= 0 }.count == 2)
       #expect(tables.contains { $0.kind == 1 && $0.direct >= 0 } == !ipv6)
-      for _ in 0..<3000 {
-        let p = Self.packet(&rng)
-        let a = VM.evaluate(indexed, rulelist: 0, packet: p)
-        let b = VM.evaluate(linear, rulelist: 0, packet: p)
-        #expect(
-          a.verdict == b.verdict,
-          "round \(round): \(String(describing: p)) → indexed \(a.verdict.rule), linear \(b.verdict.rule)"
-        )
-        if a.verdict != b.verdict { return }
+      for _ in 0..<3000
+      where !RuleIndexTests.agree(programs, on: Self.packet(&rng), "round \(round)") {
+        return
       }
     }
   }
@@ -130,25 +120,15 @@ import Testing
   @Test func largeTriesAgreeWithLinearCode() throws {
     var rng = Rng(state: 5)
     for round in 0..<3 {
-      let checked = RuleChecker.check(
-        SourceFile(name: "tries.rules", text: Self.prefixRules(&rng, count: 800)))
-      let errors = checked.diagnostics.filter { $0.severity == .error }
-      #expect(errors.isEmpty, "\(errors.map(\.message))")
-      let indexed = try Verifier.verify(RuleCompiler.compile(checked).get())
-      let linear = try Verifier.verify(RuleCompiler.compile(checked, indexing: false).get())
-      #expect(Self.tables(indexed).contains { $0.lookup == .trie && $0.rootChildren >= 0 })
+      let programs = try RuleIndexTests.indexedAndLinear(Self.prefixRules(&rng, count: 800))
+      #expect(
+        Self.tables(programs.indexed).contains { $0.lookup == .trie && $0.rootChildren >= 0 })
       for _ in 0..<3000 {
         var p = OwnedPacket()
         p.dstPort = rng.int(6)
         p.payload = rng.int(10) == 0 ? nil : Array(Self.text(&rng, upTo: 6).utf8)
         if rng.int(8) == 0 { p.payload = [0x80] + (p.payload ?? []) }
-        let a = VM.evaluate(indexed, rulelist: 0, packet: p)
-        let b = VM.evaluate(linear, rulelist: 0, packet: p)
-        #expect(
-          a.verdict == b.verdict,
-          "round \(round): \(String(describing: p)) → indexed \(a.verdict.rule), linear \(b.verdict.rule)"
-        )
-        if a.verdict != b.verdict { return }
+        if !RuleIndexTests.agree(programs, on: p, "round \(round)") { return }
       }
     }
   }

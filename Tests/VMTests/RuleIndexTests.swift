@@ -66,26 +66,44 @@ import Testing
     return p
   }
 
+  /// `source` compiled with rule indexes and as plain linear code, both verified; its rule
+  /// errors, if any, are recorded.
+  static func indexedAndLinear(_ source: String) throws -> (
+    indexed: VerifiedProgram, linear: VerifiedProgram
+  ) {
+    let checked = RuleChecker.check(SourceFile(name: "big.rules", text: source))
+    let errors = checked.diagnostics.filter { $0.severity == .error }
+    #expect(errors.isEmpty, "\(errors.map(\.message))")
+    return (
+      try Verifier.verify(RuleCompiler.compile(checked).get()),
+      try Verifier.verify(RuleCompiler.compile(checked, indexing: false).get())
+    )
+  }
+
+  /// Whether both programs give `p` the same verdict (recording the difference if not).
+  static func agree(
+    _ programs: (indexed: VerifiedProgram, linear: VerifiedProgram), on p: OwnedPacket,
+    _ label: String
+  ) -> Bool {
+    let a = VM.evaluate(programs.indexed, rulelist: 0, packet: p)
+    let b = VM.evaluate(programs.linear, rulelist: 0, packet: p)
+    #expect(
+      a.verdict == b.verdict,
+      "\(label): \(String(describing: p)) → indexed \(a.verdict.rule), linear \(b.verdict.rule)")
+    return a.verdict == b.verdict
+  }
+
   @Test func indexedAndLinearCodeAgree() throws {
     var rng = Rng(state: 42)
     for round in 0..<12 {
       let source = Self.rules(&rng, count: [16, 40, 200][round % 3])
-      let checked = RuleChecker.check(SourceFile(name: "big.rules", text: source))
-      let errors = checked.diagnostics.filter { $0.severity == .error }
-      #expect(errors.isEmpty, "\(errors.map(\.message))")
-      let indexed = try Verifier.verify(RuleCompiler.compile(checked).get())
-      let linear = try Verifier.verify(RuleCompiler.compile(checked, indexing: false).get())
+      let programs = try Self.indexedAndLinear(source)
       #expect(
-        indexed.program.code.contains { $0.op == .dispatch }, "round \(round) was not indexed")
-      for _ in 0..<400 {
-        let p = Self.packet(&rng)
-        let a = VM.evaluate(indexed, rulelist: 0, packet: p)
-        let b = VM.evaluate(linear, rulelist: 0, packet: p)
-        #expect(
-          a.verdict == b.verdict,
-          "round \(round): \(String(describing: p)) → indexed \(a.verdict.rule), linear \(b.verdict.rule)\n\(source)"
-        )
-        if a.verdict != b.verdict { return }
+        programs.indexed.program.code.contains { $0.op == .dispatch },
+        "round \(round) was not indexed")
+      for _ in 0..<400
+      where !Self.agree(programs, on: Self.packet(&rng), "round \(round)\n\(source)") {
+        return
       }
     }
   }
