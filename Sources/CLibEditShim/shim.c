@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,12 @@ static int l7mp_getc(EditLine *el, wchar_t *wc) {
 }
 
 int l7mp_catch_sigint(void) {
+  // A process can start with SIGINT blocked (a parent's thread blocked it and the mask is
+  // inherited); then Ctrl-C would stay pending forever.
+  sigset_t interrupt;
+  sigemptyset(&interrupt);
+  sigaddset(&interrupt, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &interrupt, NULL);
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_handler = l7mp_note_sigint;
