@@ -101,21 +101,21 @@ final class UpstreamLink: @unchecked Sendable {
   }
 
   private func write(_ buffer: ByteBuffer, to channel: any Channel) {
-    let batch = self.batch
     switch cluster.config.spec.protocol {
     case .webSocket:
-      let frame = WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: buffer)
-      if let batch {
-        batch.write(frame, to: channel)
-      } else {
-        channel.writeAndFlush(frame, promise: nil)
-      }
+      send(
+        WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: buffer), to: channel)
     default:
-      if let batch {
-        batch.write(buffer, to: channel)
-      } else {
-        channel.writeAndFlush(buffer, promise: nil)
-      }
+      send(buffer, to: channel)
+    }
+  }
+
+  /// Through the session's write batch when it has one, else flushed at once.
+  private func send<Message: Sendable>(_ message: Message, to channel: any Channel) {
+    if let batch {
+      batch.write(message, to: channel)
+    } else {
+      channel.writeAndFlush(message, promise: nil)
     }
   }
 

@@ -201,17 +201,15 @@ public struct KubernetesConfig: Sendable, Hashable {
           "\(owner) authenticates with an auth-provider plugin (removed from kubectl in 1.26), which l7mp does not run; use the provider's exec plugin, or give it a token, tokenFile or client certificate"
         )
       }
-      if let exec = user.exec {
-        credentials = .exec(try execPlugin(exec, owner: owner, resolve: resolve, fail: fail))
-      }
       let cert = try pem(
         data: user.clientCertificateData, dataKey: "client-certificate-data",
         file: user.clientCertificate, fileKey: "client-certificate", owner: owner)
       let key = try pem(
         data: user.clientKeyData, dataKey: "client-key-data", file: user.clientKey,
         fileKey: "client-key", owner: owner)
-      if case .exec = credentials {
-        // The plugin's token is the credential; a token or certificate beside it is not used.
+      // A plugin's token is the credential; a token or certificate beside it is not used.
+      if let exec = user.exec {
+        credentials = .exec(try execPlugin(exec, owner: owner, resolve: resolve, fail: fail))
       } else if let token = user.token, !token.isEmpty {
         credentials = .bearerToken(token)
       } else if let tokenFile = user.tokenFile, !tokenFile.isEmpty {
