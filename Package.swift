@@ -36,6 +36,9 @@ let package = Package(
       linkerSettings: [.linkedLibrary("edit")]
     ),
     .systemLibrary(name: "CPcap", providers: [.apt(["libpcap-dev"])]),
+    // Linux socket calls for the proxy's channel-less upstream UDP sockets (signal-driven
+    // readiness, recvmmsg/sendmmsg batches) that Swift cannot make directly.
+    .target(name: "CSocketShim"),
 
     // The rule language: lexer, parser, checker, (later) bytecode compiler.
     .target(name: "RuleLang"),
@@ -49,7 +52,7 @@ let package = Package(
     .target(
       name: "Proxy",
       dependencies: [
-        "RuleLang", "VM", "Config",
+        "RuleLang", "VM", "Config", "CSocketShim",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

@@ -44,8 +44,11 @@ final class UDPListenerHandler: ChannelInboundHandler {
 
   let listener: ListenerRuntime
   private let evaluator = PacketEvaluator()
-  /// Forwarded datagrams and replies are flushed once per read (`sendmmsg`).
-  private let batch = WriteBatch()
+  /// Forwarded datagrams and replies go out once per read (`sendmmsg`): the event loop's batch,
+  /// shared with the loop's upstream sockets.
+  private var batch = WriteBatch()
+  /// Between the first `channelRead` of a read and its `channelReadComplete`.
+  private var reading = false
   private var flows: [SocketAddress: UDPFlowEntry] = [:]
   private var local: (IPAddress, Int32) = (IPAddress(v4: 0), -1)
 
@@ -57,6 +60,10 @@ final class UDPListenerHandler: ChannelInboundHandler {
 
   init(listener: ListenerRuntime) { self.listener = listener }
 
+  func handlerAdded(context: ChannelHandlerContext) {
+    batch = EventLoopIO.of(context.eventLoop).batch
+  }
+
   func channelActive(context: ChannelHandlerContext) {
     if let l = context.channel.localAddress?.ipAndPort { local = l }
     context.fireChannelActive()
@@ -64,7 +71,10 @@ final class UDPListenerHandler: ChannelInboundHandler {
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     let envelope = unwrapInboundIn(data)
-    batch.beginRead()
+    if !reading {
+      reading = true
+      batch.beginRead()
+    }
     let counters = listener.counters
     counters.packets.increment()
     counters.bytes.increment(by: Int64(envelope.data.readableBytes))
@@ -121,14 +131,20 @@ final class UDPListenerHandler: ChannelInboundHandler {
     return flow
   }
 
-  func channelReadComplete(context: ChannelHandlerContext) {
+  private func endRead() {
+    guard reading else { return }
+    reading = false
     batch.endRead()
+  }
+
+  func channelReadComplete(context: ChannelHandlerContext) {
+    endRead()
     context.fireChannelReadComplete()
   }
 
   /// The socket closed (the listener was removed): sessions that asked for it end with it.
   func channelInactive(context: ChannelHandlerContext) {
-    batch.endRead()
+    endRead()
     for entry in Array(flows.values) {
       for session in Array(entry.flow.sessions.values) where session.route.removeOrphanSessions {
         session.close()
@@ -139,7 +155,7 @@ final class UDPListenerHandler: ChannelInboundHandler {
 
   /// A read error on a listening UDP socket (an ICMP error for an earlier reply) is not fatal.
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    batch.endRead()
+    endRead()
     proxyLogger.debug(
       "UDP listener error", metadata: ["listener": "\(listener.name)", "error": "\(error)"])
   }

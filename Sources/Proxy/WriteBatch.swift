@@ -1,22 +1,37 @@
 import NIOCore
 
-/// Writes made while a UDP listener processes a read go out with one flush per channel when the
-/// read ends, so NIO sends a run of datagrams with one `sendmmsg`
-/// instead of one `sendmsg` each. Writes made outside a read (a timer, a WebSocket or stream
-/// upstream's reply) are flushed at once.
+/// Writes made while the proxy handles a read — a UDP listener's `recvmmsg`, an upstream
+/// socket's — go out together when the read ends: datagrams for one upstream socket with one
+/// `sendmmsg`, writes to a channel with one flush (so NIO sends a run of datagrams with one
+/// `sendmmsg` too). Writes made outside a read (a timer, a WebSocket or stream upstream's
+/// reply) go out at once.
 ///
-/// Confined to the listener's event loop, like its flows and sessions.
+/// One per event loop (`EventLoopIO`), shared by its listeners and upstream sockets; confined to
+/// that loop.
 final class WriteBatch {
-  private var reading = false
+  /// A datagram for a channel-less upstream UDP socket (`DatagramUpstreams`).
+  struct Datagram {
+    let fd: CInt
+    let link: UpstreamLink
+    let buffer: ByteBuffer
+  }
+
+  private var depth = 0
   private var channels: [any Channel] = []
+  private var datagrams: [Datagram] = []
+  /// Datagrams collected before they are sent anyway (`sendmmsg` takes up to 64).
+  static let datagramLimit = 64
 
-  init() { channels.reserveCapacity(16) }
+  init() {
+    channels.reserveCapacity(16)
+    datagrams.reserveCapacity(Self.datagramLimit)
+  }
 
-  /// A read started: writes wait for `endRead`.
-  func beginRead() { reading = true }
+  /// A read started: writes wait for the matching `endRead`. Reads may nest.
+  func beginRead() { depth += 1 }
 
   func write<Message: Sendable>(_ message: Message, to channel: any Channel) {
-    guard reading else {
+    guard depth > 0 else {
       channel.writeAndFlush(message, promise: nil)
       return
     }
@@ -26,11 +41,48 @@ final class WriteBatch {
     if channels.last !== channel { channels.append(channel) }
   }
 
-  /// The read ended (or failed): everything written since `beginRead` is flushed.
+  /// A datagram for upstream socket `fd` of `link`.
+  func send(_ buffer: ByteBuffer, fd: CInt, link: UpstreamLink, on sockets: DatagramUpstreams) {
+    guard depth > 0 else {
+      sockets.send(buffer, fd: fd, link: link)
+      return
+    }
+    datagrams.append(Datagram(fd: fd, link: link, buffer: buffer))
+    if datagrams.count == Self.datagramLimit { sendDatagrams() }
+  }
+
+  /// The read ended: everything written since the outermost `beginRead` goes out.
   func endRead() {
-    reading = false
+    guard depth > 0 else { return }
+    depth -= 1
+    if depth == 0 { flush() }
+  }
+
+  private func flush() {
+    sendDatagrams()
     guard !channels.isEmpty else { return }
     for channel in channels { channel.flush() }
     channels.removeAll(keepingCapacity: true)
+  }
+
+  /// Runs of datagrams for one socket go out with one `sendmmsg` each. A datagram whose link has
+  /// since moved to another socket (or closed) is not sent.
+  private func sendDatagrams() {
+    guard !datagrams.isEmpty else { return }
+    var start = 0
+    while start < datagrams.count {
+      let first = datagrams[start]
+      var end = start + 1
+      while end < datagrams.count && datagrams[end].fd == first.fd
+        && datagrams[end].link === first.link
+      {
+        end += 1
+      }
+      if let sockets = first.link.datagramSockets, first.link.datagramFD == first.fd {
+        sockets.send(datagrams[start..<end], fd: first.fd)
+      }
+      start = end
+    }
+    datagrams.removeAll(keepingCapacity: true)
   }
 }

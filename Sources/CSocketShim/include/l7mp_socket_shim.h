@@ -1,0 +1,42 @@
+#ifndef L7MP_SOCKET_SHIM_H
+#define L7MP_SOCKET_SHIM_H
+// Linux socket calls the proxy's upstream UDP sockets need and Swift cannot make directly:
+// fcntl with a struct argument (F_SETOWN_EX), signalfd, and recvmmsg/sendmmsg batches.
+//
+// An upstream UDP socket has no NIO channel of its own. Each is connected, non-blocking and in
+// signal-driven mode (O_ASYNC, F_SETSIG): the kernel queues a real-time signal carrying the
+// socket's descriptor to the event-loop thread that owns it whenever a datagram (or an ICMP
+// error) arrives. The thread keeps that signal blocked and reads it from a signalfd, which NIO
+// watches like any other descriptor. If the signal queue overflows the kernel sends SIGIO
+// instead, which means "check every socket".
+#include <stddef.h>
+#include <sys/socket.h>
+
+/// The real-time signal used for upstream readiness (SIGRTMIN + 6).
+int l7mp_upstream_signal(void);
+
+/// The calling thread's id.
+int l7mp_gettid(void);
+
+/// Blocks the upstream signal and SIGIO in the calling thread and returns a non-blocking
+/// signalfd for them, or -errno.
+int l7mp_upstream_signalfd(void);
+
+/// A non-blocking UDP socket connected to `address`, whose readiness is signalled to thread
+/// `tid`. Returns the descriptor or -errno.
+int l7mp_udp_upstream_open(const struct sockaddr *address, socklen_t length, int tid);
+
+/// Reads signalfd records (`length` bytes): writes the descriptor of each upstream signal to
+/// `fds` (up to `capacity`), and -1 for a SIGIO (queue overflow: check every socket). Returns
+/// the number written.
+int l7mp_signal_fds(const void *records, size_t length, int *fds, int capacity);
+
+/// recvmmsg: up to `count` (≤ 64) datagrams into consecutive slots of `slot` bytes from `buffer`;
+/// `lengths[i]` is datagram i's size. Returns the number read, or -errno (-EAGAIN: none).
+int l7mp_recv_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths);
+
+/// sendmmsg of `count` (≤ 64) datagrams on a connected socket. Returns the number sent, or
+/// -errno when the first one failed.
+int l7mp_send_batch(int fd, const void *const *datas, const size_t *lengths, int count);
+
+#endif

@@ -1,0 +1,102 @@
+#define _GNU_SOURCE
+#include "l7mp_socket_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+enum { max_batch = 64 };
+
+int l7mp_upstream_signal(void) { return SIGRTMIN + 6; }
+
+int l7mp_gettid(void) { return (int)syscall(SYS_gettid); }
+
+int l7mp_upstream_signalfd(void) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, l7mp_upstream_signal());
+  sigaddset(&mask, SIGIO);
+  int rc = pthread_sigmask(SIG_BLOCK, &mask, NULL);
+  if (rc != 0) return -rc;
+  int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+int l7mp_udp_upstream_open(const struct sockaddr *address, socklen_t length, int tid) {
+  int fd = socket(address->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = tid};
+  int flags;
+  if (connect(fd, address, length) != 0 || fcntl(fd, F_SETOWN_EX, &owner) != 0 ||
+      fcntl(fd, F_SETSIG, l7mp_upstream_signal()) != 0 || (flags = fcntl(fd, F_GETFL)) < 0 ||
+      fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0) {
+    int error = errno;
+    close(fd);
+    return -error;
+  }
+  return fd;
+}
+
+int l7mp_signal_fds(const void *records, size_t length, int *fds, int capacity) {
+  const struct signalfd_siginfo *info = records;
+  size_t n = length / sizeof(*info);
+  int signal = l7mp_upstream_signal();
+  int written = 0;
+  for (size_t i = 0; i < n && written < capacity; i++) {
+    if ((int)info[i].ssi_signo == signal)
+      fds[written++] = info[i].ssi_fd;
+    else if (info[i].ssi_signo == SIGIO)
+      fds[written++] = -1;
+  }
+  return written;
+}
+
+int l7mp_recv_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths) {
+  struct mmsghdr messages[max_batch];
+  struct iovec iov[max_batch];
+  if (count > max_batch) count = max_batch;
+  memset(messages, 0, sizeof(struct mmsghdr) * (size_t)count);
+  for (int i = 0; i < count; i++) {
+    iov[i].iov_base = buffer + slot * (size_t)i;
+    iov[i].iov_len = slot;
+    messages[i].msg_hdr.msg_iov = &iov[i];
+    messages[i].msg_hdr.msg_iovlen = 1;
+  }
+  int n;
+  do {
+    n = recvmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  for (int i = 0; i < n; i++) lengths[i] = (int)messages[i].msg_len;
+  return n;
+}
+
+int l7mp_send_batch(int fd, const void *const *datas, const size_t *lengths, int count) {
+  if (count > max_batch) count = max_batch;
+  if (count == 1) {
+    ssize_t n;
+    do {
+      n = send(fd, datas[0], lengths[0], MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : 1;
+  }
+  struct mmsghdr messages[max_batch];
+  struct iovec iov[max_batch];
+  memset(messages, 0, sizeof(struct mmsghdr) * (size_t)count);
+  for (int i = 0; i < count; i++) {
+    iov[i].iov_base = (void *)datas[i];
+    iov[i].iov_len = lengths[i];
+    messages[i].msg_hdr.msg_iov = &iov[i];
+    messages[i].msg_hdr.msg_iovlen = 1;
+  }
+  int n;
+  do {
+    n = sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : n;
+}
