@@ -129,7 +129,7 @@ let package = Package(
     .testTarget(
       name: "ProxyTests",
       dependencies: [
-        "Proxy", "Config", "RuleLang", "VM", "ControlClient",
+        "Proxy", "Config", "RuleLang", "VM", "ControlClient", "CSocketShim",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

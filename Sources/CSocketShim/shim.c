@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -16,7 +17,17 @@ int l7mp_upstream_signal(void) { return SIGRTMIN + 6; }
 
 int l7mp_gettid(void) { return (int)syscall(SYS_gettid); }
 
+// Ignored process-wide: a thread that has them blocked still queues them (and reads them from its
+// signalfd), any other thread drops them instead of dying. Set once: setting SIG_IGN again would
+// discard signals already pending for another loop.
+static void ignore_signals(void) {
+  signal(l7mp_upstream_signal(), SIG_IGN);
+  signal(SIGIO, SIG_IGN);
+}
+
 int l7mp_upstream_signalfd(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, ignore_signals);
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, l7mp_upstream_signal());

@@ -29,6 +29,9 @@ final class EventLoopIO: @unchecked Sendable {
     }
   }
 
+  /// Upstream UDP sockets open on this loop.
+  var upstreamSocketCount: Int { sockets?.count ?? 0 }
+
   /// The loop's upstream UDP sockets (set up on first use: a signalfd watched by NIO).
   func upstreams() throws -> DatagramUpstreams {
     if let sockets { return sockets }
@@ -37,8 +40,10 @@ final class EventLoopIO: @unchecked Sendable {
     return made
   }
 
-  /// The loop's signalfd channel closed (the loop is shutting down): forget the loop.
+  /// The loop's signalfd channel closed (the loop is shutting down): its sockets close (their
+  /// signals name a thread that is ending) and the loop is forgotten.
   fileprivate func upstreamsClosed() {
+    sockets?.closeAll()
     sockets = nil
     Self.registry.withLock { r in
       if r[ObjectIdentifier(eventLoop)] === self { r[ObjectIdentifier(eventLoop)] = nil }
@@ -81,7 +86,11 @@ final class DatagramUpstreams: @unchecked Sendable {
       throw IOError(errnoCode: -signalFD, reason: "signalfd for upstream UDP sockets")
     }
     let signalRecords = 64 * 128
-    NIOPipeBootstrap(group: io.eventLoop)
+    guard let bootstrap = NIOPipeBootstrap(validatingGroup: io.eventLoop) else {
+      _ = Glibc.close(signalFD)
+      throw IOError(errnoCode: EINVAL, reason: "upstream UDP sockets need a NIO event loop")
+    }
+    bootstrap
       .channelOption(
         .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: signalRecords)
       )
@@ -113,6 +122,10 @@ final class DatagramUpstreams: @unchecked Sendable {
     guard fd >= 0 else { throw IOError(errnoCode: -fd, reason: "UDP upstream \(address)") }
     links[fd] = link
     return fd
+  }
+
+  fileprivate func closeAll() {
+    for fd in Array(links.keys) { close(fd) }
   }
 
   func close(_ fd: CInt) {
@@ -169,7 +182,7 @@ final class DatagramUpstreams: @unchecked Sendable {
   }
 
   /// Signal records read from the signalfd: reads every socket they name.
-  fileprivate func signalled(_ records: ByteBuffer) {
+  func signalled(_ records: ByteBuffer) {
     let n = records.withUnsafeReadableBytes { bytes in
       readyFDs.withUnsafeMutableBufferPointer { fds in
         l7mp_signal_fds(bytes.baseAddress, bytes.count, fds.baseAddress, CInt(fds.count))

@@ -10,7 +10,8 @@ struct TestSocketError: Error, CustomStringConvertible {
 }
 
 /// A UDP client socket bound to 127.0.0.1 on a port the OS picks.
-final class UDPTestClient {
+/// Only its descriptor: usable from any thread.
+final class UDPTestClient: @unchecked Sendable {
   let fd: Int32
 
   init(timeout: Double = 2) throws {
@@ -49,6 +50,38 @@ final class UDPTestClient {
   }
 
   func receiveText() -> String? { receive().map { String(decoding: $0, as: UTF8.self) } }
+
+  /// The next datagram and the port it came from, or nil after the timeout.
+  func receiveWithSender() -> (text: String, port: Int)? {
+    var buf = [UInt8](repeating: 0, count: 65536)
+    var from = sockaddr_in()
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let n = buf.withUnsafeMutableBytes { b in
+      withUnsafeMutablePointer(to: &from) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+          recvfrom(fd, b.baseAddress, b.count, 0, $0, &len)
+        }
+      }
+    }
+    guard n >= 0 else { return nil }
+    return (String(decoding: buf[0..<n], as: UTF8.self), Int(UInt16(bigEndian: from.sin_port)))
+  }
+
+  /// A datagram already queued, without waiting.
+  func receiveNow() -> String? {
+    var buf = [UInt8](repeating: 0, count: 65536)
+    let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+    return n < 0 ? nil : String(decoding: buf[0..<n], as: UTF8.self)
+  }
+
+  var port: Int {
+    var a = sockaddr_in()
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &a) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return Int(UInt16(bigEndian: a.sin_port))
+  }
 
   func setReceiveTimeout(_ seconds: Double) { setTimeout(fd, seconds) }
 

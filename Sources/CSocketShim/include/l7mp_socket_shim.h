@@ -19,7 +19,8 @@ int l7mp_upstream_signal(void);
 int l7mp_gettid(void);
 
 /// Blocks the upstream signal and SIGIO in the calling thread and returns a non-blocking
-/// signalfd for them, or -errno.
+/// signalfd for them, or -errno. The first call also sets both to SIG_IGN for the process, so
+/// that a thread without them blocked drops them (a blocked signal is still queued).
 int l7mp_upstream_signalfd(void);
 
 /// A non-blocking UDP socket connected to `address`, whose readiness is signalled to thread
