@@ -5,17 +5,22 @@ import NIOPosix
 import Synchronization
 
 /// What the proxy keeps per event loop: the write batch its UDP listeners and upstream sockets
-/// share, and (made when the first UDP upstream opens) the loop's upstream UDP sockets.
+/// share, the idle sweeper of its sessions, and (made when the first UDP upstream opens) the
+/// loop's upstream UDP sockets.
 ///
 /// Confined to its event loop: `of(_:)` must be called there.
 final class EventLoopIO: @unchecked Sendable {
   let eventLoop: any EventLoop
   let batch = WriteBatch()
+  let sweeper: IdleSweeper
   private var sockets: DatagramUpstreams?
 
   private static let registry = Mutex<[ObjectIdentifier: EventLoopIO]>([:])
 
-  private init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+  private init(eventLoop: any EventLoop) {
+    self.eventLoop = eventLoop
+    sweeper = IdleSweeper(eventLoop: eventLoop)
+  }
 
   /// The loop's state, made on first use. The entry holds the loop, so its identity cannot be
   /// reused by another loop while the entry exists.

@@ -35,8 +35,10 @@ final class Session: @unchecked Sendable {
   var packetsOut: UInt64 = 0
   var bytesIn: UInt64 = 0
   var bytesOut: UInt64 = 0
-  private var lastActivity = NIODeadline.now()
-  private var idleTimer: Scheduled<Void>?
+  private(set) var lastActivity = NIODeadline.now()
+  /// The loop's idle sweeper holds the session at this index (-1: not held).
+  var sweepIndex = -1
+  private var io: EventLoopIO?
 
   init(
     name: String, listener: ListenerRuntime, source: String, rule: String, route: RouteInfo,
@@ -68,8 +70,10 @@ final class Session: @unchecked Sendable {
       }
       links.append(UpstreamLink(session: self, position: k, cluster: cluster, endpoint: endpoint))
     }
+    let io = EventLoopIO.of(eventLoop)
+    self.io = io
+    io.sweeper.add(self)
     for link in links { link.connect() }
-    scheduleIdleCheck(after: idleTimeout)
     return nil
   }
 
@@ -117,24 +121,17 @@ final class Session: @unchecked Sendable {
     guard !closed else { return }
     closed = true
     if status != "failed" { status = "closed" }
-    idleTimer?.cancel()
-    idleTimer = nil
+    io?.sweeper.remove(self)
     for link in links { link.close() }
     onClose?(self)
     onClose = nil
   }
 
-  private func scheduleIdleCheck(after delay: TimeAmount) {
-    idleTimer = eventLoop.scheduleTask(in: delay) { [self] in
-      guard !closed else { return }
-      let idle = NIODeadline.now() - lastActivity
-      if idle >= idleTimeout {
-        proxyLogger.debug("session idle", metadata: ["session": "\(name)"])
-        close()
-      } else {
-        scheduleIdleCheck(after: idleTimeout - idle)
-      }
-    }
+  /// No message either way for `idleTimeout` (the loop's `IdleSweeper` found it).
+  func idleExpired() {
+    guard !closed else { return }
+    proxyLogger.debug("session idle", metadata: ["session": "\(name)"])
+    close()
   }
 
   var info: SessionInfo {

@@ -6,33 +6,56 @@ import VM
 /// owned text, kept for the session's life (load balancing keys, WebSocket upgrade headers,
 /// the control API's listing).
 struct SessionMetadata: Sendable, Hashable {
-  /// Dotted metadata path (`IP.src_addr`, `HTTP.headers.id`, `labels.ssrc`) → value as text.
+  /// Dotted metadata path (`HTTP.url.path`, `HTTP.headers.id`, `labels.ssrc`) → value as text;
+  /// the rewrites override the packet's own fields.
   var fields: [String: String] = [:]
+  /// The packet's addresses and ports, kept as numbers (a UDP session usually has nothing
+  /// else, and text for them would be a dictionary per session); see `value(at:)`.
+  var addresses: Addresses?
+
+  struct Addresses: Sendable, Hashable {
+    var src: IPAddress?
+    var dst: IPAddress?
+    var srcPort: Int32
+    var dstPort: Int32
+    /// `UDP` or `TCP`: the ports' metadata root.
+    var portRoot: String
+
+    func value(at path: String) -> String? {
+      switch path {
+      case "IP.src_addr": return src?.description
+      case "IP.dst_addr": return dst?.description
+      case portRoot + ".src_port": return srcPort >= 0 ? String(srcPort) : nil
+      case portRoot + ".dst_port": return dstPort >= 0 ? String(dstPort) : nil
+      default: return nil
+      }
+    }
+  }
   /// The `HTTP.headers.*` rewrites, in the order the rule set them: sent with a WebSocket
   /// upstream's upgrade request.
   var headerRewrites: [(name: String, value: String)] = []
 
   static func == (a: SessionMetadata, b: SessionMetadata) -> Bool {
-    a.fields == b.fields && a.headerRewrites.map(\.name) == b.headerRewrites.map(\.name)
+    a.fields == b.fields && a.addresses == b.addresses && a.headerRewrites.map(\.name) == b.headerRewrites.map(\.name)
       && a.headerRewrites.map(\.value) == b.headerRewrites.map(\.value)
   }
 
-  func hash(into h: inout Hasher) { h.combine(fields) }
+  func hash(into h: inout Hasher) {
+    h.combine(fields)
+    h.combine(addresses)
+  }
 
   /// l7mp's slash form (`IP/src_addr`) or the dotted form.
   func value(at path: String) -> String? {
-    fields[path.replacingOccurrences(of: "/", with: ".")]
+    let dotted = path.replacingOccurrences(of: "/", with: ".")
+    return fields[dotted] ?? addresses?.value(at: dotted)
   }
 
   /// The packet's own fields (addresses, ports, HTTP request) as text.
   init(view: PacketView, transport: String) {
-    if view.hasAddresses {
-      fields["IP.src_addr"] = view.srcAddr.description
-      fields["IP.dst_addr"] = view.dstAddr.description
-    }
-    let portRoot = transport == "UDP" ? "UDP" : "TCP"
-    if view.srcPort >= 0 { fields["\(portRoot).src_port"] = String(view.srcPort) }
-    if view.dstPort >= 0 { fields["\(portRoot).dst_port"] = String(view.dstPort) }
+    addresses = Addresses(
+      src: view.hasAddresses ? view.srcAddr : nil, dst: view.hasAddresses ? view.dstAddr : nil,
+      srcPort: view.srcPort, dstPort: view.dstPort, portRoot: transport == "UDP" ? "UDP" : "TCP")
     func text(_ b: UnsafeRawBufferPointer?) -> String? {
       b.map { String(decoding: $0, as: UTF8.self) }
     }

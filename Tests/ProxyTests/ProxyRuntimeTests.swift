@@ -150,6 +150,38 @@ import Testing
     #expect(await runtime.sessions().isEmpty)
   }
 
+  /// A session with traffic outlives its idle timeout many times over; once quiet, it ends
+  /// within the timeout plus the sweep period (a quarter of it).
+  @Test func busySessionsStayAndQuietOnesEndOnTime() async throws {
+    let (runtime, port) = try await Self.udpProxy(
+      "rulelist l for UDP { rule all { route to echo } }", clusters: [Self.echo],
+      idleTimeout: 0.3)
+    defer { Task { await runtime.shutdown() } }
+    let busy = try UDPTestClient()
+    let quiet = try UDPTestClient()
+    quiet.send("once", to: port)
+    #expect(quiet.receiveText() == "once")
+    let started = Date()
+    for k in 0..<30 {  // 1.5 s of traffic, a datagram every 50 ms
+      busy.send("k\(k)", to: port)
+      #expect(busy.receiveText() == "k\(k)")
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    let sessions = await runtime.sessions()
+    #expect(sessions.count == 1, "the quiet session should have ended, the busy one not")
+    #expect(sessions.first?.packetsIn == 30)
+    #expect(Date().timeIntervalSince(started) > 1.2)
+    let quietSince = Date()
+    let deadline = quietSince.addingTimeInterval(5)
+    while await !runtime.sessions().isEmpty, Date() < deadline {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    let ended = Date().timeIntervalSince(quietSince)
+    #expect(await runtime.sessions().isEmpty)
+    // 0.3 s timeout + 0.075 s sweep period, and some room for a loaded machine.
+    #expect(ended >= 0.25 && ended < 2, "ended \(ended) s after the last datagram")
+  }
+
   @Test func ruleSwapUnderTrafficLosesNothing() async throws {
     let upstream = try await EchoServer.start(
       .udp(host: "127.0.0.1", port: 0), group: MultiThreadedEventLoopGroup.singleton)

@@ -104,8 +104,10 @@ import Testing
     let session = try #require(runtime.liveSessions.first)
     #expect(session.metadata.headerRewrites.map(\.name) == ["id"])
     #expect(session.metadata.headerRewrites.map(\.value) == ["1"])
-    #expect(session.metadata.fields["labels.ssrc"] == "258")
-    #expect(session.metadata.fields["IP.src_addr"] == "10.0.0.7")
+    #expect(session.metadata.value(at: "labels.ssrc") == "258")
+    #expect(session.metadata.value(at: "IP.src_addr") == "10.0.0.7")
+    #expect(session.metadata.value(at: "UDP/src_port") != nil)
+    #expect(session.metadata.value(at: "TCP.src_port") == nil)
     _ = try channel.finish()
   }
 
