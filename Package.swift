@@ -38,7 +38,7 @@ let package = Package(
     .systemLibrary(name: "CPcap", providers: [.apt(["libpcap-dev"])]),
     // Linux socket calls for the proxy's channel-less upstream UDP sockets (signal-driven
     // readiness, recvmmsg/sendmmsg batches) that Swift cannot make directly.
-    .target(name: "CSocketShim"),
+    .target(name: "CSystemShim"),
 
     // The rule language: lexer, parser, checker, (later) bytecode compiler.
     .target(name: "RuleLang"),
@@ -52,7 +52,7 @@ let package = Package(
     .target(
       name: "Proxy",
       dependencies: [
-        "RuleLang", "VM", "Config", "CSocketShim",
+        "RuleLang", "VM", "Config", "CSystemShim",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -129,7 +129,7 @@ let package = Package(
     .testTarget(
       name: "ProxyTests",
       dependencies: [
-        "Proxy", "Config", "RuleLang", "VM", "ControlClient", "CSocketShim",
+        "Proxy", "Config", "RuleLang", "VM", "ControlClient", "CSystemShim",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

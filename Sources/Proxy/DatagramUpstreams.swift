@@ -1,4 +1,4 @@
-import CSocketShim
+import CSystemShim
 import Foundation
 import NIOCore
 import NIOPosix
@@ -65,7 +65,7 @@ final class EventLoopIO: @unchecked Sendable {
 /// `F_SETOWN_EX`); the thread blocks the signal and reads it from a signalfd that NIO watches as a
 /// pipe. Each ready socket is read with `recvmmsg` into one buffer shared by all of them; the
 /// datagrams are handed on as slices of it. When the kernel's signal queue overflows it sends
-/// SIGIO instead, and every socket is read. See `Sources/CSocketShim`.
+/// SIGIO instead, and every socket is read. See `Sources/CSystemShim`.
 ///
 /// Confined to its event loop.
 final class DatagramUpstreams: @unchecked Sendable {

@@ -1,7 +1,10 @@
+import CSystemShim
 import Config
+import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The running data plane as a service: serves until a graceful shutdown (SIGTERM, SIGINT), then
 /// closes its listeners and sessions.
@@ -24,11 +27,46 @@ public struct ProxyService: Service {
 }
 
 /// Runs services until SIGTERM or SIGINT asks them to stop.
+///
+/// The signals are caught by a handler that writes to a pipe, read by a thread of its own — not
+/// by ServiceLifecycle's signal sources: libdispatch implements those with a signalfd, and every
+/// signalfd in a process is woken by every signal any thread receives, so the upstream UDP
+/// sockets' readiness signals (`DatagramUpstreams`) woke libdispatch's thread once per datagram.
 public enum SignalHandling {
+  private static let groups = Mutex<[ObjectIdentifier: ServiceGroup]>([:])
+  /// A signal came: a group registered after it stops at once.
+  private static let received = Atomic<Bool>(false)
+  /// Installs the handlers and starts the reading thread, once per process.
+  private static let trap: Result<Void, IOError> = {
+    let signals: [CInt] = [SIGTERM, SIGINT]
+    let fd = signals.withUnsafeBufferPointer { l7mp_signal_pipe($0.baseAddress, CInt($0.count)) }
+    guard fd >= 0 else { return .failure(IOError(errnoCode: -fd, reason: "signal handlers")) }
+    Thread.detachNewThread {
+      var byte: UInt8 = 0
+      while true {
+        let n = read(fd, &byte, 1)
+        if n < 0 && errno == EINTR { continue }
+        guard n == 1 else { return }
+        let name = byte == UInt8(SIGTERM) ? "SIGTERM" : byte == UInt8(SIGINT) ? "SIGINT" : "\(byte)"
+        proxyLogger.info("received \(name): shutting down gracefully")
+        received.store(true, ordering: .sequentiallyConsistent)
+        for group in groups.withLock({ Array($0.values) }) {
+          Task { await group.triggerGracefulShutdown() }
+        }
+      }
+    }
+    return .success(())
+  }()
+
   public static func run(_ services: [any Service], logger: Logger) async throws {
+    try trap.get()
     let group = ServiceGroup(
-      services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
-      logger: logger)
+      services: services, gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+    groups.withLock { $0[ObjectIdentifier(group)] = group }
+    if received.load(ordering: .sequentiallyConsistent) {
+      await group.triggerGracefulShutdown()
+    }
+    defer { _ = groups.withLock { $0.removeValue(forKey: ObjectIdentifier(group)) } }
     try await group.run()
   }
 }

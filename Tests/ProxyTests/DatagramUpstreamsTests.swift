@@ -1,4 +1,4 @@
-import CSocketShim
+import CSystemShim
 import Config
 import Foundation
 import NIOCore

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "l7mp_socket_shim.h"
+#include "l7mp_system_shim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,4 +110,36 @@ int l7mp_send_batch(int fd, const void *const *datas, const size_t *lengths, int
     n = sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : n;
+}
+
+static int signal_pipe_write = -1;
+
+static void write_signal(int signo) {
+  int saved = errno;
+  unsigned char byte = (unsigned char)signo;
+  if (signal_pipe_write >= 0) (void)!write(signal_pipe_write, &byte, 1);
+  errno = saved;
+}
+
+int l7mp_signal_pipe(const int *signals, int count) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
+  // The write end never blocks the handler: a full pipe (signals nobody reads) drops the byte.
+  int flags = fcntl(fds[1], F_GETFL);
+  if (flags < 0 || fcntl(fds[1], F_SETFL, flags | O_NONBLOCK) != 0) {
+    int error = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return -error;
+  }
+  signal_pipe_write = fds[1];
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = write_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int i = 0; i < count; i++) {
+    if (sigaction(signals[i], &action, NULL) != 0) return -errno;
+  }
+  return fds[0];
 }

@@ -1,7 +1,8 @@
-#ifndef L7MP_SOCKET_SHIM_H
-#define L7MP_SOCKET_SHIM_H
-// Linux socket calls the proxy's upstream UDP sockets need and Swift cannot make directly:
-// fcntl with a struct argument (F_SETOWN_EX), signalfd, and recvmmsg/sendmmsg batches.
+#ifndef L7MP_SYSTEM_SHIM_H
+#define L7MP_SYSTEM_SHIM_H
+// Linux calls Swift cannot make directly: for the proxy's upstream UDP sockets, fcntl with a
+// struct argument (F_SETOWN_EX), signalfd and recvmmsg/sendmmsg batches; for shutdown, a
+// signal handler that writes to a pipe.
 //
 // An upstream UDP socket has no NIO channel of its own. Each is connected, non-blocking and in
 // signal-driven mode (O_ASYNC, F_SETSIG): the kernel queues a real-time signal carrying the
@@ -39,5 +40,13 @@ int l7mp_recv_batch(int fd, unsigned char *buffer, size_t slot, int count, int *
 /// sendmmsg of `count` (≤ 64) datagrams on a connected socket. Returns the number sent, or
 /// -errno when the first one failed.
 int l7mp_send_batch(int fd, const void *const *datas, const size_t *lengths, int count);
+
+/// Installs a handler for each of `signals` (SIGTERM, SIGINT) that writes the signal's number
+/// (one byte) to a pipe, and returns the pipe's read end (blocking), or -errno. A thread reading
+/// it learns of the signals without a signalfd: every signalfd in a process is woken by every
+/// signal sent to any of its threads (the upstream sockets' signals included), and a signalfd
+/// watched by another thread (libdispatch's, behind DispatchSource signal sources) would cost
+/// that thread a wake-up per upstream datagram.
+int l7mp_signal_pipe(const int *signals, int count);
 
 #endif
