@@ -2,7 +2,9 @@
 #include "l7mp_system_shim.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -38,19 +40,76 @@ int l7mp_upstream_signalfd(void) {
   return fd < 0 ? -errno : fd;
 }
 
+int l7mp_signal_readiness(int fd, int tid) {
+  struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = tid};
+  int flags;
+  if (fcntl(fd, F_SETOWN_EX, &owner) != 0 || fcntl(fd, F_SETSIG, l7mp_upstream_signal()) != 0 ||
+      (flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0)
+    return -errno;
+  return 0;
+}
+
 int l7mp_udp_upstream_open(const struct sockaddr *address, socklen_t length, int tid) {
   int fd = socket(address->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
-  struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = tid};
-  int flags;
-  if (connect(fd, address, length) != 0 || fcntl(fd, F_SETOWN_EX, &owner) != 0 ||
-      fcntl(fd, F_SETSIG, l7mp_upstream_signal()) != 0 || (flags = fcntl(fd, F_GETFL)) < 0 ||
-      fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0) {
+  int rc = connect(fd, address, length) != 0 ? -errno : l7mp_signal_readiness(fd, tid);
+  if (rc != 0) {
+    close(fd);
+    return rc;
+  }
+  return fd;
+}
+
+int l7mp_udp_listener_open(const struct sockaddr *address, socklen_t length, int receive_buffer) {
+  int fd = socket(address->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  // No SO_REUSEADDR: on UDP it would let a second listener share the port silently.
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer) != 0 ||
+      bind(fd, address, length) != 0) {
     int error = errno;
     close(fd);
     return -error;
   }
   return fd;
+}
+
+static void peer_from(const struct sockaddr_storage *a, l7mp_peer *peer) {
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
+    peer->high = 0;
+    peer->low = 0xFFFF00000000ull | ntohl(v4->sin_addr.s_addr);
+    peer->port = ntohs(v4->sin_port);
+  } else if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
+    const unsigned char *b = v6->sin6_addr.s6_addr;
+    uint64_t high = 0, low = 0;
+    for (int k = 0; k < 8; k++) high = high << 8 | b[k];
+    for (int k = 8; k < 16; k++) low = low << 8 | b[k];
+    peer->high = high;
+    peer->low = low;
+    peer->port = ntohs(v6->sin6_port);
+  } else {
+    peer->high = 0;
+    peer->low = 0;
+    peer->port = -1;
+  }
+}
+
+static socklen_t peer_to(int family, const l7mp_peer *peer, struct sockaddr_storage *a) {
+  memset(a, 0, sizeof(struct sockaddr_in6));
+  if (family == AF_INET) {
+    struct sockaddr_in *v4 = (struct sockaddr_in *)a;
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)peer->port);
+    v4->sin_addr.s_addr = htonl((uint32_t)peer->low);
+    return sizeof(struct sockaddr_in);
+  }
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)a;
+  v6->sin6_family = AF_INET6;
+  v6->sin6_port = htons((uint16_t)peer->port);
+  for (int k = 0; k < 8; k++) v6->sin6_addr.s6_addr[k] = (unsigned char)(peer->high >> (56 - 8 * k));
+  for (int k = 0; k < 8; k++) v6->sin6_addr.s6_addr[8 + k] = (unsigned char)(peer->low >> (56 - 8 * k));
+  return sizeof(struct sockaddr_in6);
 }
 
 int l7mp_signal_fds(const void *records, size_t length, int *fds, int capacity) {
@@ -85,6 +144,56 @@ int l7mp_recv_batch(int fd, unsigned char *buffer, size_t slot, int count, int *
   if (n < 0) return -errno;
   for (int i = 0; i < n; i++) lengths[i] = (int)messages[i].msg_len;
   return n;
+}
+
+int l7mp_recv_from_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths,
+                         l7mp_peer *peers) {
+  struct mmsghdr messages[max_batch];
+  struct iovec iov[max_batch];
+  struct sockaddr_storage addresses[max_batch];
+  if (count > max_batch) count = max_batch;
+  memset(messages, 0, sizeof(struct mmsghdr) * (size_t)count);
+  for (int i = 0; i < count; i++) {
+    iov[i].iov_base = buffer + slot * (size_t)i;
+    iov[i].iov_len = slot;
+    messages[i].msg_hdr.msg_iov = &iov[i];
+    messages[i].msg_hdr.msg_iovlen = 1;
+    messages[i].msg_hdr.msg_name = &addresses[i];
+    messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+  }
+  int n;
+  do {
+    n = recvmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  for (int i = 0; i < n; i++) {
+    lengths[i] = (int)messages[i].msg_len;
+    peer_from(&addresses[i], &peers[i]);
+  }
+  return n;
+}
+
+int l7mp_send_to_batch(int fd, int family, const void *const *datas, const size_t *lengths,
+                       const l7mp_peer *peers, int count) {
+  struct mmsghdr messages[max_batch];
+  struct iovec iov[max_batch];
+  struct sockaddr_storage addresses[max_batch];
+  if (count > max_batch) count = max_batch;
+  memset(messages, 0, sizeof(struct mmsghdr) * (size_t)count);
+  for (int i = 0; i < count; i++) {
+    iov[i].iov_base = (void *)datas[i];
+    iov[i].iov_len = lengths[i];
+    messages[i].msg_hdr.msg_iov = &iov[i];
+    messages[i].msg_hdr.msg_iovlen = 1;
+    messages[i].msg_hdr.msg_name = &addresses[i];
+    messages[i].msg_hdr.msg_namelen = peer_to(family, &peers[i], &addresses[i]);
+  }
+  int n;
+  do {
+    n = count == 1 ? (sendmsg(fd, &messages[0].msg_hdr, MSG_DONTWAIT) < 0 ? -1 : 1)
+                   : sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : n;
 }
 
 int l7mp_send_batch(int fd, const void *const *datas, const size_t *lengths, int count) {

@@ -31,7 +31,7 @@ public struct ProxyService: Service {
 /// The signals are caught by a handler that writes to a pipe, read by a thread of its own — not
 /// by ServiceLifecycle's signal sources: libdispatch implements those with a signalfd, and every
 /// signalfd in a process is woken by every signal any thread receives, so the upstream UDP
-/// sockets' readiness signals (`DatagramUpstreams`) woke libdispatch's thread once per datagram.
+/// sockets' readiness signals (`DatagramSockets`) woke libdispatch's thread once per datagram.
 public enum SignalHandling {
   private static let groups = Mutex<[ObjectIdentifier: ServiceGroup]>([:])
   /// A signal came: a group registered after it stops at once.

@@ -1,4 +1,6 @@
+import CSystemShim
 import Config
+import Foundation
 import NIOCore
 import NIOPosix
 import RuleLang
@@ -7,49 +9,97 @@ import VM
 /// A UDP listener: one socket, flows keyed by the client's address and port. Every datagram is
 /// evaluated by the VM in place (the packet view points into the received buffer); its verdict
 /// picks the session, and replies go back to the client from the listener's socket.
+///
+/// The socket belongs to a NIO channel (its lifetime, address, closing) that never reads it:
+/// the event loop's `DatagramSockets` reads it with `recvmmsg` (signal-driven, like the
+/// upstream sockets) and the replies go out with `sendmmsg`, without an envelope, a pipeline
+/// pass or an address object per datagram.
 enum UDPListener {
-  /// Any UDP payload fits (65,507 bytes over IPv4), so no datagram is truncated.
+  /// Room for bursts from many flows (the kernel caps it at net.core.rmem_max).
+  static let receiveSocketBuffer: CInt = 4 << 20
+  /// Any UDP payload fits (65,507 bytes over IPv4).
   static let receiveBufferSize = 65536
-  static let receiveSocketBuffer: SocketOptionValue = 4 << 20
-  /// Datagrams read with one `recvmmsg`. NIO splits its receive buffer evenly among them, so the
-  /// buffer is this many times `receiveBufferSize` (address space; only the pages the kernel
-  /// writes into become resident).
-  static let datagramsPerRead = 16
 
   static func bind(_ listener: ListenerRuntime, on group: any EventLoopGroup) async throws
     -> any Channel
   {
     let spec = listener.config.spec
-    return try await DatagramBootstrap(group: group)
-      // No SO_REUSEADDR: on UDP it would let a second listener share the port silently.
-      // Room for bursts from many flows (the kernel caps it at net.core.rmem_max).
-      .channelOption(.socketOption(.so_rcvbuf), value: receiveSocketBuffer)
-      .channelOption(.datagramVectorReadMessageCount, value: datagramsPerRead)
-      .channelOption(
-        .recvAllocator,
-        value: FixedSizeRecvByteBufferAllocator(capacity: datagramsPerRead * receiveBufferSize)
-      )
-      .channelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHandler(UDPListenerHandler(listener: listener))
+    let address = try SocketAddress.makeAddressResolvingHost(spec.address, port: spec.port ?? 0)
+    let fd = address.withSockAddr { pointer, length in
+      l7mp_udp_listener_open(pointer, socklen_t(length), receiveSocketBuffer)
+    }
+    guard fd >= 0 else { throw IOError(errnoCode: -fd, reason: "bind \(address)") }
+    let handler = UDPListenerHandler(
+      listener: listener, socket: fd, family: address.protocol == .inet6 ? AF_INET6 : AF_INET)
+    let channel: any Channel
+    do {
+      channel = try await DatagramBootstrap(group: group)
+        .channelOption(.autoRead, value: false)
+        .channelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(handler)
+          }
         }
-      }
-      .bind(host: spec.address, port: spec.port ?? 0).get()
+        .withBoundSocket(fd).get()
+    } catch {
+      _ = Glibc.close(fd)
+      throw error
+    }
+    do {
+      try await channel.eventLoop.submit {
+        try EventLoopIO.of(channel.eventLoop).sockets().addListener(fd, handler: handler)
+      }.get()
+    } catch {
+      try? await channel.close()
+      throw error
+    }
+    return channel
   }
 }
 
-final class UDPListenerHandler: ChannelInboundHandler {
+extension l7mp_peer: @retroactive Hashable, @retroactive Equatable {
+  public static func == (a: l7mp_peer, b: l7mp_peer) -> Bool {
+    a.low == b.low && a.port == b.port && a.high == b.high
+  }
+
+  public func hash(into h: inout Hasher) {
+    h.combine(low)
+    h.combine(high)
+    h.combine(port)
+  }
+
+  init(_ address: SocketAddress) {
+    let (ip, port) = address.ipAndPort ?? (IPAddress(high: 0, low: 0), -1)
+    self.init(high: ip.high, low: ip.low, port: port)
+  }
+
+  var ip: IPAddress { IPAddress(high: high, low: low) }
+
+  /// `10.0.0.1:5000`, `[::1]:5000`.
+  var displayText: String { ip.isV4 ? "\(ip):\(port)" : "[\(ip)]:\(port)" }
+}
+
+/// Confined to its channel's event loop (`@unchecked Sendable` so that setup code may hand it
+/// to the loop).
+final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
   typealias InboundIn = AddressedEnvelope<ByteBuffer>
   typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
   let listener: ListenerRuntime
+  /// The listener's socket while it is open (nil on an `EmbeddedChannel`, where replies are
+  /// written to the channel instead).
+  private(set) var socket: CInt?
+  /// AF_INET or AF_INET6: how replies' addresses are written.
+  let family: CInt
   private let evaluator = PacketEvaluator()
   /// Forwarded datagrams and replies go out once per read (`sendmmsg`): the event loop's batch,
-  /// shared with the loop's upstream sockets.
+  /// shared with the loop's other sockets.
   private var batch = WriteBatch()
-  /// Between the first `channelRead` of a read and its `channelReadComplete`.
+  /// Between the first `channelRead` of a read and its `channelReadComplete` (embedded only).
   private var reading = false
-  private var flows: [SocketAddress: UDPFlowEntry] = [:]
+  private var channel: (any Channel)?
+  private var eventLoop: any EventLoop { channel!.eventLoop }
+  private var flows: [l7mp_peer: UDPFlowEntry] = [:]
   private var local: (IPAddress, Int32) = (IPAddress(v4: 0), -1)
 
   struct UDPFlowEntry {
@@ -58,10 +108,15 @@ final class UDPListenerHandler: ChannelInboundHandler {
     let port: Int32
   }
 
-  init(listener: ListenerRuntime) { self.listener = listener }
+  init(listener: ListenerRuntime, socket: CInt? = nil, family: CInt = AF_INET) {
+    self.listener = listener
+    self.socket = socket
+    self.family = family
+  }
 
   func handlerAdded(context: ChannelHandlerContext) {
     batch = EventLoopIO.of(context.eventLoop).batch
+    channel = context.channel
   }
 
   func channelActive(context: ChannelHandlerContext) {
@@ -69,66 +124,85 @@ final class UDPListenerHandler: ChannelInboundHandler {
     context.fireChannelActive()
   }
 
+  /// A datagram through the channel: only on an `EmbeddedChannel` (the real socket's channel
+  /// never reads; `DatagramSockets` calls `handle`).
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    let envelope = unwrapInboundIn(data)
     if !reading {
       reading = true
       batch.beginRead()
     }
+    let envelope = unwrapInboundIn(data)
+    handle(envelope.data, from: l7mp_peer(envelope.remoteAddress))
+  }
+
+  /// One datagram from `peer`: evaluated, then sent on to its session (or dropped, counted).
+  func handle(_ data: ByteBuffer, from peer: l7mp_peer) {
     let counters = listener.counters
     counters.packets.increment()
-    counters.bytes.increment(by: Int64(envelope.data.readableBytes))
+    counters.bytes.increment(by: Int64(data.readableBytes))
     guard let snapshot = listener.rules else {
       counters.droppedUndeliverable.increment()
       return
     }
-    let remote = envelope.remoteAddress
-    let entry = flows[remote]
-    let (srcAddr, srcPort): (IPAddress, Int32)
-    if let entry {
-      (srcAddr, srcPort) = (entry.address, entry.port)
-    } else {
-      guard let ap = remote.ipAndPort else { return }
-      (srcAddr, srcPort) = ap
+    guard peer.port >= 0 else {
+      counters.droppedMalformed.increment()
+      return
     }
+    let entry = flows[peer]
     let view = evaluator.view
-    view.pointee.srcAddr = srcAddr
-    view.pointee.srcPort = srcPort
+    view.pointee.srcAddr = entry?.address ?? peer.ip
+    view.pointee.srcPort = peer.port
     view.pointee.dstAddr = local.0
     view.pointee.dstPort = local.1
     view.pointee.hasAddresses = true
-    envelope.data.withUnsafeReadableBytes { payload in
+    data.withUnsafeReadableBytes { payload in
       view.pointee.payload = payload
       let verdict = evaluator.evaluate(snapshot, counters: counters)
       guard verdict.matched else {
         counters.droppedByRules.increment()
         return
       }
-      let flow = entry?.flow ?? makeFlow(context: context, remote: remote, srcAddr, srcPort)
-      flow.dispatch(envelope.data, snapshot: snapshot, verdict: verdict) {
+      let flow = entry?.flow ?? makeFlow(peer)
+      flow.dispatch(data, snapshot: snapshot, verdict: verdict) {
         var m = SessionMetadata(view: view.pointee, transport: "UDP")
         m.apply(
           evaluator.rewrites, count: Int(verdict.rewriteCount), program: snapshot.program.program)
         return m
       }
-      if flow.sessions.isEmpty { flows[remote] = nil }
+      if flow.sessions.isEmpty { flows[peer] = nil }
     }
     view.pointee.payload = nil
   }
 
-  private func makeFlow(
-    context: ChannelHandlerContext, remote: SocketAddress, _ addr: IPAddress, _ port: Int32
-  ) -> Flow {
-    let channel = context.channel
+  private func makeFlow(_ peer: l7mp_peer) -> Flow {
     let batch = self.batch
-    let flow = Flow(
-      listener: listener, source: remote.displayText, eventLoop: context.eventLoop, batch: batch,
-      reply: { buffer in
+    let reply: (ByteBuffer) -> Void
+    if socket != nil {
+      reply = { [unowned self] buffer in batch.reply(buffer, to: peer, from: self) }
+    } else {
+      let channel = self.channel
+      let remote = try? SocketAddress(ipAddress: peer.ip.description, port: Int(peer.port))
+      reply = { buffer in
+        guard let channel, let remote else { return }
         batch.write(AddressedEnvelope(remoteAddress: remote, data: buffer), to: channel)
-      })
-    flow.onEmpty = { [weak self] _ in self?.flows[remote] = nil }
-    flows[remote] = UDPFlowEntry(flow: flow, address: addr, port: port)
+      }
+    }
+    let flow = Flow(
+      listener: listener, source: peer.displayText, eventLoop: eventLoop, batch: batch,
+      reply: reply)
+    flow.onEmpty = { [weak self] _ in self?.flows[peer] = nil }
+    flows[peer] = UDPFlowEntry(flow: flow, address: peer.ip, port: peer.port)
     return flow
+  }
+
+  /// Sending replies failed (the socket buffer is full): dropped and counted.
+  func sendFailed(errno code: CInt, dropped: Int) {
+    listener.counters.droppedUndeliverable.increment(by: Int64(dropped))
+    proxyLogger.debug(
+      "UDP listener send failed; replies dropped",
+      metadata: [
+        "listener": "\(listener.name)", "error": "\(IOError(errnoCode: code, reason: "send"))",
+      ])
   }
 
   private func endRead() {
@@ -142,9 +216,16 @@ final class UDPListenerHandler: ChannelInboundHandler {
     context.fireChannelReadComplete()
   }
 
-  /// The socket closed (the listener was removed): sessions that asked for it end with it.
+  /// The socket closed (the listener was removed): sessions that asked for it end with it;
+  /// the others stay, but their replies have nowhere to go.
   func channelInactive(context: ChannelHandlerContext) {
     endRead()
+    if let fd = socket {
+      socket = nil
+      if let sockets = try? EventLoopIO.of(context.eventLoop).sockets() {
+        sockets.removeListener(fd)
+      }
+    }
     for entry in Array(flows.values) {
       for session in Array(entry.flow.sessions.values) where session.route.removeOrphanSessions {
         session.close()
@@ -153,7 +234,6 @@ final class UDPListenerHandler: ChannelInboundHandler {
     context.fireChannelInactive()
   }
 
-  /// A read error on a listening UDP socket (an ICMP error for an earlier reply) is not fatal.
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     endRead()
     proxyLogger.debug(

@@ -24,8 +24,8 @@ final class UpstreamLink: @unchecked Sendable {
     case idle
     case connecting
     case ready(any Channel)
-    /// A UDP hop: a channel-less socket of the loop's `DatagramUpstreams`.
-    case datagram(CInt, DatagramUpstreams)
+    /// A UDP hop: a channel-less socket of the loop's `DatagramSockets`.
+    case datagram(CInt, DatagramSockets)
     case echo
     case discard
     case closed
@@ -114,7 +114,7 @@ final class UpstreamLink: @unchecked Sendable {
     return nil
   }
 
-  var datagramSockets: DatagramUpstreams? {
+  var datagramSockets: DatagramSockets? {
     if case .datagram(_, let sockets) = state { return sockets }
     return nil
   }
@@ -175,9 +175,9 @@ final class UpstreamLink: @unchecked Sendable {
     case .udp:
       // A connected socket without a channel: nothing to wait for.
       let fd: CInt
-      let sockets: DatagramUpstreams
+      let sockets: DatagramSockets
       do {
-        sockets = try EventLoopIO.of(eventLoop).upstreams()
+        sockets = try EventLoopIO.of(eventLoop).sockets()
         fd = try sockets.open(address, for: self)
       } catch {
         // Reported from the loop, like a failed channel connect (the session is still starting).

@@ -1,3 +1,4 @@
+import CSystemShim
 import NIOCore
 
 /// Writes made while the proxy handles a read — a UDP listener's `recvmmsg`, an upstream
@@ -9,22 +10,31 @@ import NIOCore
 /// One per event loop (`EventLoopIO`), shared by its listeners and upstream sockets; confined to
 /// that loop.
 final class WriteBatch {
-  /// A datagram for a channel-less upstream UDP socket (`DatagramUpstreams`).
+  /// A datagram for a channel-less upstream UDP socket (`DatagramSockets`).
   struct Datagram {
     let fd: CInt
     let link: UpstreamLink
     let buffer: ByteBuffer
   }
 
+  /// A reply for a client of a UDP listener, sent from the listener's socket.
+  struct Reply {
+    let handler: UDPListenerHandler
+    let peer: l7mp_peer
+    let buffer: ByteBuffer
+  }
+
   private var depth = 0
   private var channels: [any Channel] = []
   private var datagrams: [Datagram] = []
+  private var replies: [Reply] = []
   /// Datagrams collected before they are sent anyway (`sendmmsg` takes up to 64).
   static let datagramLimit = 64
 
   init() {
     channels.reserveCapacity(16)
     datagrams.reserveCapacity(Self.datagramLimit)
+    replies.reserveCapacity(Self.datagramLimit)
   }
 
   /// A read started: writes wait for the matching `endRead`. Reads may nest.
@@ -42,13 +52,24 @@ final class WriteBatch {
   }
 
   /// A datagram for upstream socket `fd` of `link`.
-  func send(_ buffer: ByteBuffer, fd: CInt, link: UpstreamLink, on sockets: DatagramUpstreams) {
+  func send(_ buffer: ByteBuffer, fd: CInt, link: UpstreamLink, on sockets: DatagramSockets) {
     guard depth > 0 else {
       sockets.send(buffer, fd: fd, link: link)
       return
     }
     datagrams.append(Datagram(fd: fd, link: link, buffer: buffer))
     if datagrams.count == Self.datagramLimit { sendDatagrams() }
+  }
+
+  /// A reply to `peer` from the socket of the UDP listener `handler`.
+  func reply(_ buffer: ByteBuffer, to peer: l7mp_peer, from handler: UDPListenerHandler) {
+    let reply = Reply(handler: handler, peer: peer, buffer: buffer)
+    guard depth > 0 else {
+      if let fd = handler.socket { DatagramSockets.sendReplies([reply][...], fd: fd) }
+      return
+    }
+    replies.append(reply)
+    if replies.count == Self.datagramLimit { sendReplies() }
   }
 
   /// The read ended: everything written since the outermost `beginRead` goes out.
@@ -60,9 +81,25 @@ final class WriteBatch {
 
   private func flush() {
     sendDatagrams()
+    sendReplies()
     guard !channels.isEmpty else { return }
     for channel in channels { channel.flush() }
     channels.removeAll(keepingCapacity: true)
+  }
+
+  /// Runs of replies from one listener socket go out with one `sendmmsg` each; a listener closed
+  /// meanwhile sends nothing.
+  private func sendReplies() {
+    guard !replies.isEmpty else { return }
+    var start = 0
+    while start < replies.count {
+      let handler = replies[start].handler
+      var end = start + 1
+      while end < replies.count && replies[end].handler === handler { end += 1 }
+      if let fd = handler.socket { DatagramSockets.sendReplies(replies[start..<end], fd: fd) }
+      start = end
+    }
+    replies.removeAll(keepingCapacity: true)
   }
 
   /// Runs of datagrams for one socket go out with one `sendmmsg` each. A datagram whose link has

@@ -11,6 +11,7 @@
 // watches like any other descriptor. If the signal queue overflows the kernel sends SIGIO
 // instead, which means "check every socket".
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /// The real-time signal used for upstream readiness (SIGRTMIN + 6).
@@ -27,6 +28,31 @@ int l7mp_upstream_signalfd(void);
 /// A non-blocking UDP socket connected to `address`, whose readiness is signalled to thread
 /// `tid`. Returns the descriptor or -errno.
 int l7mp_udp_upstream_open(const struct sockaddr *address, socklen_t length, int tid);
+
+/// A UDP peer: the address as 128 bits, IPv4 as IPv4-mapped IPv6 (the rule language's
+/// `IPAddress`), and the port.
+typedef struct {
+  uint64_t high;
+  uint64_t low;
+  int32_t port;
+} l7mp_peer;
+
+/// A non-blocking UDP socket bound to `address`, with a receive buffer of `receive_buffer` bytes
+/// (the kernel caps it at net.core.rmem_max). Returns the descriptor or -errno.
+int l7mp_udp_listener_open(const struct sockaddr *address, socklen_t length, int receive_buffer);
+
+/// Signal-driven readiness for socket `fd`, signalled to thread `tid`. Returns 0 or -errno.
+int l7mp_signal_readiness(int fd, int tid);
+
+/// recvmmsg on an unconnected socket: like `l7mp_recv_batch`, and `peers[i]` is where datagram i
+/// came from.
+int l7mp_recv_from_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths,
+                         l7mp_peer *peers);
+
+/// sendmmsg of `count` (≤ 64) datagrams to `peers` on an unconnected socket of `family`
+/// (AF_INET or AF_INET6). Returns the number sent, or -errno when the first one failed.
+int l7mp_send_to_batch(int fd, int family, const void *const *datas, const size_t *lengths,
+                       const l7mp_peer *peers, int count);
 
 /// Reads signalfd records (`length` bytes): writes the descriptor of each upstream signal to
 /// `fds` (up to `capacity`), and -1 for a SIGIO (queue overflow: check every socket). Returns

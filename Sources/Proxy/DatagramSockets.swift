@@ -13,7 +13,7 @@ final class EventLoopIO: @unchecked Sendable {
   let eventLoop: any EventLoop
   let batch = WriteBatch()
   let sweeper: IdleSweeper
-  private var sockets: DatagramUpstreams?
+  private var datagramSockets: DatagramSockets?
 
   private static let registry = Mutex<[ObjectIdentifier: EventLoopIO]>([:])
 
@@ -35,21 +35,21 @@ final class EventLoopIO: @unchecked Sendable {
   }
 
   /// Upstream UDP sockets open on this loop.
-  var upstreamSocketCount: Int { sockets?.count ?? 0 }
+  var datagramSocketCount: Int { datagramSockets?.count ?? 0 }
 
   /// The loop's upstream UDP sockets (set up on first use: a signalfd watched by NIO).
-  func upstreams() throws -> DatagramUpstreams {
-    if let sockets { return sockets }
-    let made = try DatagramUpstreams(io: self)
-    sockets = made
+  func sockets() throws -> DatagramSockets {
+    if let datagramSockets { return datagramSockets }
+    let made = try DatagramSockets(io: self)
+    datagramSockets = made
     return made
   }
 
   /// The loop's signalfd channel closed (the loop is shutting down): its sockets close (their
   /// signals name a thread that is ending) and the loop is forgotten.
   fileprivate func upstreamsClosed() {
-    sockets?.closeAll()
-    sockets = nil
+    datagramSockets?.closeAll()
+    datagramSockets = nil
     Self.registry.withLock { r in
       if r[ObjectIdentifier(eventLoop)] === self { r[ObjectIdentifier(eventLoop)] = nil }
     }
@@ -68,7 +68,7 @@ final class EventLoopIO: @unchecked Sendable {
 /// SIGIO instead, and every socket is read. See `Sources/CSystemShim`.
 ///
 /// Confined to its event loop.
-final class DatagramUpstreams: @unchecked Sendable {
+final class DatagramSockets: @unchecked Sendable {
   /// Datagrams read per `recvmmsg`, each into a slot that fits any UDP payload.
   static let datagramsPerRead = 16
   static let slotSize = 65536
@@ -76,10 +76,13 @@ final class DatagramUpstreams: @unchecked Sendable {
   private unowned let io: EventLoopIO
   private let threadID: CInt
   private var links: [CInt: UpstreamLink] = [:]
+  private var listeners: [CInt: UDPListenerHandler] = [:]
   private var buffer: ByteBuffer
-  private var lengths = [CInt](repeating: 0, count: DatagramUpstreams.datagramsPerRead)
+  private var lengths = [CInt](repeating: 0, count: DatagramSockets.datagramsPerRead)
+  private var peers = [l7mp_peer](repeating: l7mp_peer(), count: DatagramSockets.datagramsPerRead)
   private var readyFDs = [CInt](repeating: 0, count: 64)
 
+  /// Upstream sockets open.
   var count: Int { links.count }
 
   fileprivate init(io: EventLoopIO) throws {
@@ -101,7 +104,7 @@ final class DatagramUpstreams: @unchecked Sendable {
       )
       .channelInitializer { [self] channel in
         channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHandler(UpstreamSignalHandler(upstreams: self))
+          try channel.pipeline.syncOperations.addHandler(DatagramSignalHandler(upstreams: self))
         }
       }
       .takingOwnershipOfDescriptor(input: signalFD)
@@ -131,7 +134,21 @@ final class DatagramUpstreams: @unchecked Sendable {
 
   fileprivate func closeAll() {
     for fd in Array(links.keys) { close(fd) }
+    listeners.removeAll()
   }
+
+  /// A UDP listener's socket (bound, owned by its NIO channel, which never reads it): its
+  /// datagrams are read here and handed to `handler`.
+  func addListener(_ fd: CInt, handler: UDPListenerHandler) throws {
+    let rc = l7mp_signal_readiness(fd, threadID)
+    guard rc == 0 else { throw IOError(errnoCode: -rc, reason: "UDP listener readiness") }
+    listeners[fd] = handler
+    // Datagrams that came before the signals were set up have no signal of their own.
+    drainListener(fd)
+  }
+
+  /// The listener's channel closed (and with it the socket).
+  func removeListener(_ fd: CInt) { listeners[fd] = nil }
 
   func close(_ fd: CInt) {
     guard links.removeValue(forKey: fd) != nil else { return }
@@ -200,7 +217,7 @@ final class DatagramUpstreams: @unchecked Sendable {
       previous = fd
       if fd == -1 {
         // The signal queue overflowed: any socket may hold datagrams.
-        for fd in Array(links.keys) { drain(fd) }
+        for fd in Array(links.keys) + Array(listeners.keys) { drain(fd) }
       } else {
         drain(fd)
       }
@@ -211,7 +228,10 @@ final class DatagramUpstreams: @unchecked Sendable {
   /// on as slices of the shared buffer and the replies it causes are flushed before the next
   /// batch reuses the buffer.
   private func drain(_ fd: CInt) {
-    guard let link = links[fd] else { return }
+    guard let link = links[fd] else {
+      drainListener(fd)
+      return
+    }
     let batch = io.batch
     while links[fd] === link {
       buffer.clear()  // allocates a new buffer only if a slice of the last one is still held
@@ -238,12 +258,84 @@ final class DatagramUpstreams: @unchecked Sendable {
   }
 }
 
-/// Reads the upstream signalfd for `DatagramUpstreams`.
-private final class UpstreamSignalHandler: ChannelInboundHandler {
-  typealias InboundIn = ByteBuffer
-  let upstreams: DatagramUpstreams
+extension DatagramSockets {
+  /// Reads listener socket `fd` until it is empty: each datagram, with the peer it came from,
+  /// to the listener's handler; what they cause is sent when each batch is done.
+  fileprivate func drainListener(_ fd: CInt) {
+    guard let handler = listeners[fd] else { return }
+    let batch = io.batch
+    while listeners[fd] === handler {
+      buffer.clear()
+      let n = buffer.withUnsafeMutableWritableBytes { bytes in
+        lengths.withUnsafeMutableBufferPointer { lengths in
+          peers.withUnsafeMutableBufferPointer { peers in
+            l7mp_recv_from_batch(
+              fd, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Self.slotSize,
+              CInt(Self.datagramsPerRead), lengths.baseAddress, peers.baseAddress)
+          }
+        }
+      }
+      if n < 0 {
+        if -n != EAGAIN && -n != EWOULDBLOCK {
+          // An unconnected socket reports nothing of earlier sends; anything else is logged.
+          proxyLogger.debug(
+            "UDP listener read failed",
+            metadata: ["error": "\(IOError(errnoCode: -n, reason: "recvmmsg"))"])
+        }
+        return
+      }
+      buffer.moveWriterIndex(to: Self.datagramsPerRead * Self.slotSize)
+      batch.beginRead()
+      for i in 0..<Int(n) {
+        guard listeners[fd] === handler else { break }
+        handler.handle(
+          buffer.getSlice(at: i * Self.slotSize, length: Int(lengths[i]))!, from: peers[i])
+      }
+      batch.endRead()
+      if n < Self.datagramsPerRead { return }
+    }
+  }
 
-  init(upstreams: DatagramUpstreams) { self.upstreams = upstreams }
+  /// Replies collected by the write batch for listener socket `fd`, at most 64, with one
+  /// `sendmmsg`. A full socket buffer drops the rest (counted by the listener).
+  static func sendReplies(_ replies: ArraySlice<WriteBatch.Reply>, fd: CInt) {
+    guard let first = replies.first else { return }
+    var remaining = replies[...]
+    while !remaining.isEmpty {
+      let count = min(remaining.count, 64)
+      let sent = withUnsafeTemporaryAllocation(of: UnsafeRawPointer?.self, capacity: count) {
+        datas in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { lengths in
+          withUnsafeTemporaryAllocation(of: l7mp_peer.self, capacity: count) { peers in
+            for (i, r) in remaining.prefix(count).enumerated() {
+              // As in `sendBatch`: the batch holds each buffer until this call returns.
+              r.buffer.withUnsafeReadableBytes { bytes in
+                datas[i] = UnsafeRawPointer(bytes.baseAddress)
+                lengths[i] = bytes.count
+              }
+              peers[i] = r.peer
+            }
+            return l7mp_send_to_batch(
+              fd, first.handler.family, datas.baseAddress, lengths.baseAddress,
+              peers.baseAddress, CInt(count))
+          }
+        }
+      }
+      if sent < 0 {
+        first.handler.sendFailed(errno: -sent, dropped: remaining.count)
+        return
+      }
+      remaining = remaining.dropFirst(Int(sent))
+    }
+  }
+}
+
+/// Reads the upstream signalfd for `DatagramSockets`.
+private final class DatagramSignalHandler: ChannelInboundHandler {
+  typealias InboundIn = ByteBuffer
+  let upstreams: DatagramSockets
+
+  init(upstreams: DatagramSockets) { self.upstreams = upstreams }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     upstreams.signalled(unwrapInboundIn(data))

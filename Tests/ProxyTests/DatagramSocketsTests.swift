@@ -7,9 +7,9 @@ import Testing
 
 @testable import Proxy
 
-/// Upstream UDP hops without a NIO channel each (`DatagramUpstreams`): one socket per session
+/// Upstream UDP hops without a NIO channel each (`DatagramSockets`): one socket per session
 /// hop, readiness by signal, closed with their sessions and with their event loop.
-@Suite(.serialized) struct DatagramUpstreamsTests {
+@Suite(.serialized) struct DatagramSocketsTests {
   /// A runtime on its own one-thread event loop, with a UDP listener routing everything to a
   /// UDP cluster at `upstreamPort`.
   static func proxy(
@@ -28,7 +28,7 @@ import Testing
   }
 
   static func socketCount(_ loop: any EventLoop) async throws -> Int {
-    try await loop.submit { EventLoopIO.of(loop).upstreamSocketCount }.get()
+    try await loop.submit { EventLoopIO.of(loop).datagramSocketCount }.get()
   }
 
   @Test func oneSocketPerSessionClosedWithTheSession() async throws {
@@ -72,7 +72,7 @@ import Testing
       let before = client.receiveNow()
       var records = ByteBuffer(repeating: 0, count: 128)
       records.setInteger(UInt32(SIGIO), at: 0, endianness: .host)
-      try EventLoopIO.of(loop).upstreams().signalled(records)
+      try EventLoopIO.of(loop).sockets().signalled(records)
       return (before, client.receiveNow())
     }.get()
     #expect(early.before == nil)
