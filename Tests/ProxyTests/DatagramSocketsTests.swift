@@ -132,3 +132,45 @@ import Testing
     #expect(capped == 1)
   }
 }
+
+/// A UDP listener on ::1: datagrams in and replies out carry IPv6 addresses.
+@Suite struct DatagramSocketsIPv6Tests {
+  @Test func ipv6ListenerAnswersItsClients() async throws {
+    let runtime = ProxyRuntime()
+    _ = try await runtime.addRulelist(
+      RulelistConfig(
+        name: "rules",
+        source: "rulelist l for UDP { rule v6 when IP.src_addr == ::1 { route to echo } }"))
+    try await runtime.addCluster(ProxyRuntimeTests.echo)
+    let port = freePort()
+    try await runtime.addListener(
+      ListenerConfig(
+        name: "udp6", spec: ListenerSpec(protocol: .udp, address: "::1", port: port),
+        rules: "l"))
+    defer { Task { await runtime.shutdown() } }
+    let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+    defer { close(fd) }
+    setTimeout(fd, 2)
+    var to = sockaddr_in6()
+    to.sin6_family = sa_family_t(AF_INET6)
+    to.sin6_port = UInt16(port).bigEndian
+    to.sin6_addr = in6addr_loopback
+    for k in 0..<3 {
+      let text = Array("six \(k)".utf8)
+      let sent = text.withUnsafeBytes { b in
+        withUnsafePointer(to: &to) {
+          $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            sendto(fd, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+          }
+        }
+      }
+      #expect(sent == text.count)
+      var buf = [UInt8](repeating: 0, count: 256)
+      let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+      #expect(n == text.count && Array(buf[0..<max(n, 0)]) == text)
+    }
+    let sessions = await runtime.sessions()
+    #expect(sessions.count == 1)
+    #expect(sessions.first?.source.hasPrefix("[::1]:") == true)
+  }
+}
