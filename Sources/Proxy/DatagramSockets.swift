@@ -85,6 +85,9 @@ final class DatagramSockets: @unchecked Sendable {
   /// Upstream sockets open.
   var count: Int { links.count }
 
+  /// The loop's write batch.
+  var batch: WriteBatch { io.batch }
+
   fileprivate init(io: EventLoopIO) throws {
     self.io = io
     threadID = l7mp_gettid()

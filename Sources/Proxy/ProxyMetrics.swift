@@ -27,7 +27,7 @@ final class ProxyMetrics: Sendable {
 }
 
 /// Per listener: what came in, what was dropped and why, what the VM cost, the sessions.
-struct ListenerCounters: Sendable {
+final class ListenerCounters: Sendable {
   let packets: Counter
   let bytes: Counter
   let packetsOut: Counter
@@ -66,7 +66,7 @@ struct ListenerCounters: Sendable {
 }
 
 /// Per cluster: traffic to and from its endpoints, connection attempts that failed.
-struct ClusterCounters: Sendable {
+final class ClusterCounters: Sendable {
   let packetsOut: Counter
   let bytesOut: Counter
   let packetsIn: Counter

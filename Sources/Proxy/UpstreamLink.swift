@@ -74,7 +74,7 @@ final class UpstreamLink: @unchecked Sendable {
     case .ready(let channel):
       write(buffer, to: channel)
     case .datagram(let fd, let sockets):
-      EventLoopIO.of(eventLoop).batch.send(buffer, fd: fd, link: self, on: sockets)
+      sockets.batch.send(buffer, fd: fd, link: self, on: sockets)
     case .echo:
       received(buffer)
     case .discard:
@@ -187,8 +187,7 @@ final class UpstreamLink: @unchecked Sendable {
       state = .datagram(fd, sockets)
       let queued = pending
       pending = []
-      let batch = EventLoopIO.of(eventLoop).batch
-      for buffer in queued { batch.send(buffer, fd: fd, link: self, on: sockets) }
+      for buffer in queued { sockets.batch.send(buffer, fd: fd, link: self, on: sockets) }
       return
     case .tcp, .unixDomainSocket:
       future = ClientBootstrap(group: eventLoop)
