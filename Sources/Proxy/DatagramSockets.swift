@@ -37,7 +37,10 @@ final class EventLoopIO: @unchecked Sendable {
   /// Upstream UDP sockets open on this loop.
   var datagramSocketCount: Int { datagramSockets?.count ?? 0 }
 
-  /// The loop's upstream UDP sockets (set up on first use: a signalfd watched by NIO).
+  /// The loop's socket table if a UDP listener made one here (nil on other loops).
+  var existingSockets: DatagramSockets? { datagramSockets }
+
+  /// The loop's UDP sockets (set up on first use: a signalfd watched by NIO).
   func sockets() throws -> DatagramSockets {
     if let datagramSockets { return datagramSockets }
     let made = try DatagramSockets(io: self)

@@ -45,10 +45,11 @@ final class Flow: @unchecked Sendable {
 
   /// Sends `buffer` on per `verdict`: to the session of its route (opened when new; its metadata
   /// from `metadata()`, called only then, while the evaluation's rewrites are valid), or drops it
-  /// (counted). Returns the session, or nil when dropped.
+  /// (counted). Returns the session, or nil when dropped. `send: false` only opens the session (a
+  /// stream connection's setup, which has no message to pass on).
   @discardableResult
   func dispatch(
-    _ buffer: ByteBuffer, snapshot: RulesSnapshot, verdict: Verdict,
+    _ buffer: ByteBuffer, snapshot: RulesSnapshot, verdict: Verdict, send: Bool = true,
     metadata: () -> SessionMetadata
   ) -> Session? {
     let counters = listener.counters
@@ -58,7 +59,7 @@ final class Flow: @unchecked Sendable {
     }
     if cachedRules === snapshot.rules, cachedRule == verdict.rule, let s = cachedSession, !s.closed
     {
-      s.receive(buffer)
+      if send { s.receive(buffer) }
       return s
     }
     let program = snapshot.program.program
@@ -82,7 +83,7 @@ final class Flow: @unchecked Sendable {
     cachedRules = snapshot.rules
     cachedRule = verdict.rule
     cachedSession = session
-    session.receive(buffer)
+    if send { session.receive(buffer) }
     return session.closed ? nil : session
   }
 

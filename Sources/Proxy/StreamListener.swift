@@ -71,7 +71,7 @@ final class StreamConnectionHandler: ChannelInboundHandler {
     filename.withUnsafeBytes { name in
       view.pointee.unixFilename = filename.isEmpty ? nil : name
       let verdict = evaluator.evaluate(snapshot, counters: counters)
-      session = flow.dispatch(empty, snapshot: snapshot, verdict: verdict) {
+      session = flow.dispatch(empty, snapshot: snapshot, verdict: verdict, send: false) {
         var m = SessionMetadata(view: view.pointee, transport: "TCP")
         m.apply(
           evaluator.rewrites, count: Int(verdict.rewriteCount), program: snapshot.program.program)

@@ -103,6 +103,42 @@ import Testing
     #expect(bound == 0, "port \(got.port) still bound (errno \(errno))")
   }
 
+  /// Only the group's first loop (where UDP listeners live) holds signal-driven sockets: the
+  /// sessions of a TCP listener's connections on the other loop reach their UDP upstream
+  /// through a NIO channel, and every connection is answered either way.
+  @Test func udpHopsOnOtherLoopsUseAChannel() async throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    let all = Array(group.makeIterator())
+    try #require(all.count == 2)
+    let (first, second) = (all[0], all[1])
+    let upstream = try UDPTestClient()
+    let (runtime, _) = try await Self.proxy(group: group, upstreamPort: upstream.port)
+    let tcpPort = freePort(udp: false)
+    _ = try await runtime.addRulelist(
+      RulelistConfig(name: "tcp", source: "rulelist t for TCP { rule all { route to up } }"))
+    try await runtime.addListener(
+      ListenerConfig(
+        name: "tcp", spec: ListenerSpec(protocol: .tcp, address: "127.0.0.1", port: tcpPort),
+        rules: "t"))
+    // Connections are spread over both loops (NIO hands them out in turn).
+    let clients = try (0..<4).map { _ in try TCPTestClient(port: tcpPort) }
+    for (k, client) in clients.enumerated() {
+      client.send(Array("tcp \(k)".utf8))
+      let got = try #require(upstream.receiveWithSender())
+      #expect(got.text == "tcp \(k)")
+      upstream.send("back \(k)", to: got.port)
+      #expect(client.receive().map { String(decoding: $0, as: UTF8.self) } == "back \(k)")
+    }
+    let onFirst = try await Self.socketCount(first)
+    let secondHasTable = try await second.submit { EventLoopIO.of(second).existingSockets != nil }
+      .get()
+    #expect(onFirst >= 1 && onFirst <= 3, "the first loop's sessions use its table: \(onFirst)")
+    #expect(!secondHasTable, "no signal-driven sockets on the second loop")
+    #expect(await runtime.sessions().count == 4)
+    await runtime.shutdown()
+    try await group.shutdownGracefully()
+  }
+
   @Test func signalRecordsNameTheirSockets() {
     var records = [UInt8](repeating: 0, count: 4 * 128)
     func put(_ value: Int32, record: Int, offset: Int) {
