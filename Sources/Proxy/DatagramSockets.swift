@@ -295,7 +295,7 @@ extension DatagramSockets {
       for i in 0..<Int(n) {
         guard listeners[fd] === handler else { break }
         handler.handle(
-          buffer.getSlice(at: i * Self.slotSize, length: Int(lengths[i]))!, from: peers[i])
+          buffer.getSlice(at: i * Self.slotSize, length: Int(lengths[i]))!, from: UDPPeer(peers[i]))
       }
       batch.endRead()
       if n < Self.datagramsPerRead { return }
@@ -319,7 +319,7 @@ extension DatagramSockets {
                 datas[i] = UnsafeRawPointer(bytes.baseAddress)
                 lengths[i] = bytes.count
               }
-              peers[i] = r.peer
+              peers[i] = r.peer.raw
             }
             return l7mp_send_to_batch(
               fd, first.handler.family, datas.baseAddress, lengths.baseAddress,

@@ -36,7 +36,8 @@ struct SessionMetadata: Sendable, Hashable {
   var headerRewrites: [(name: String, value: String)] = []
 
   static func == (a: SessionMetadata, b: SessionMetadata) -> Bool {
-    a.fields == b.fields && a.addresses == b.addresses && a.headerRewrites.map(\.name) == b.headerRewrites.map(\.name)
+    a.fields == b.fields && a.addresses == b.addresses
+      && a.headerRewrites.map(\.name) == b.headerRewrites.map(\.name)
       && a.headerRewrites.map(\.value) == b.headerRewrites.map(\.value)
   }
 

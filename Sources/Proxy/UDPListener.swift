@@ -65,21 +65,24 @@ enum UDPListener {
   }
 }
 
-extension l7mp_peer: @retroactive Hashable, @retroactive Equatable {
-  public static func == (a: l7mp_peer, b: l7mp_peer) -> Bool {
-    a.low == b.low && a.port == b.port && a.high == b.high
-  }
+/// A UDP client: its address as 128 bits (IPv4 as IPv4-mapped IPv6, like `IPAddress`) and its
+/// port. Flows are keyed by it (a flat value: no `SocketAddress` object per datagram).
+struct UDPPeer: Hashable {
+  let high: UInt64
+  let low: UInt64
+  let port: Int32
 
-  public func hash(into h: inout Hasher) {
-    h.combine(low)
-    h.combine(high)
-    h.combine(port)
+  init(_ peer: l7mp_peer) {
+    (high, low, port) = (peer.high, peer.low, peer.port)
   }
 
   init(_ address: SocketAddress) {
     let (ip, port) = address.ipAndPort ?? (IPAddress(high: 0, low: 0), -1)
-    self.init(high: ip.high, low: ip.low, port: port)
+    (high, low, self.port) = (ip.high, ip.low, port)
   }
+
+  /// The C shim's form, for `sendmmsg`.
+  var raw: l7mp_peer { l7mp_peer(high: high, low: low, port: port) }
 
   var ip: IPAddress { IPAddress(high: high, low: low) }
 
@@ -107,7 +110,7 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
   private var reading = false
   private var channel: (any Channel)?
   private var eventLoop: any EventLoop { channel!.eventLoop }
-  private var flows: [l7mp_peer: UDPFlowEntry] = [:]
+  private var flows: [UDPPeer: UDPFlowEntry] = [:]
   private var local: (IPAddress, Int32) = (IPAddress(v4: 0), -1)
 
   struct UDPFlowEntry {
@@ -140,11 +143,11 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
       batch.beginRead()
     }
     let envelope = unwrapInboundIn(data)
-    handle(envelope.data, from: l7mp_peer(envelope.remoteAddress))
+    handle(envelope.data, from: UDPPeer(envelope.remoteAddress))
   }
 
   /// One datagram from `peer`: evaluated, then sent on to its session (or dropped, counted).
-  func handle(_ data: ByteBuffer, from peer: l7mp_peer) {
+  func handle(_ data: ByteBuffer, from peer: UDPPeer) {
     let counters = listener.counters
     counters.packets.increment()
     counters.bytes.increment(by: Int64(data.readableBytes))
@@ -182,7 +185,7 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
     view.pointee.payload = nil
   }
 
-  private func makeFlow(_ peer: l7mp_peer) -> Flow {
+  private func makeFlow(_ peer: UDPPeer) -> Flow {
     let batch = self.batch
     let reply: (ByteBuffer) -> Void
     if socket != nil {

@@ -20,7 +20,7 @@ final class WriteBatch {
   /// A reply for a client of a UDP listener, sent from the listener's socket.
   struct Reply {
     let handler: UDPListenerHandler
-    let peer: l7mp_peer
+    let peer: UDPPeer
     let buffer: ByteBuffer
   }
 
@@ -62,7 +62,7 @@ final class WriteBatch {
   }
 
   /// A reply to `peer` from the socket of the UDP listener `handler`.
-  func reply(_ buffer: ByteBuffer, to peer: l7mp_peer, from handler: UDPListenerHandler) {
+  func reply(_ buffer: ByteBuffer, to peer: UDPPeer, from handler: UDPListenerHandler) {
     let reply = Reply(handler: handler, peer: peer, buffer: buffer)
     guard depth > 0 else {
       if let fd = handler.socket { DatagramSockets.sendReplies([reply][...], fd: fd) }

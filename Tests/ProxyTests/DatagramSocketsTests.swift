@@ -154,7 +154,9 @@ import Testing
     put(9, record: 3, offset: 20)
     var fds = [Int32](repeating: 0, count: 8)
     let n = records.withUnsafeBytes { r in
-      fds.withUnsafeMutableBufferPointer { l7mp_signal_fds(r.baseAddress, r.count, $0.baseAddress, 8) }
+      fds.withUnsafeMutableBufferPointer {
+        l7mp_signal_fds(r.baseAddress, r.count, $0.baseAddress, 8)
+      }
     }
     #expect(Array(fds[0..<Int(n)]) == [7, -1, 9])
     // A partial record is ignored; the capacity is respected.
@@ -163,7 +165,9 @@ import Testing
     }
     #expect(partial == 0)
     let capped = records.withUnsafeBytes { r in
-      fds.withUnsafeMutableBufferPointer { l7mp_signal_fds(r.baseAddress, r.count, $0.baseAddress, 1) }
+      fds.withUnsafeMutableBufferPointer {
+        l7mp_signal_fds(r.baseAddress, r.count, $0.baseAddress, 1)
+      }
     }
     #expect(capped == 1)
   }
