@@ -137,7 +137,7 @@ let package = Package(
     .testTarget(
       name: "ProxyTests",
       dependencies: [
-        "Proxy", "Config", "RuleLang", "VM", "ControlClient", "CSystemShim",
+        "Proxy", "Config", "RuleLang", "VM", "ControlClient", "CSystemShim", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -145,7 +145,9 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
-    .testTarget(name: "EndToEndTests", dependencies: ["RuleLang", "l7mp"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["RuleLang", "l7mp", "TestSupport"]),
+    // Helpers shared by the test targets (free loopback ports).
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
   ]
 )
 

@@ -15,6 +15,31 @@
 
 enum { max_batch = 64 };
 
+// The messages of one recvmmsg/sendmmsg (on the stack: 64 × about 200 bytes).
+struct batch {
+  struct mmsghdr messages[max_batch];
+  struct iovec iov[max_batch];
+  struct sockaddr_storage addresses[max_batch];
+};
+
+// Clamps `count` to the batch size and clears that many message headers.
+static int batch_start(struct batch *b, int count) {
+  if (count > max_batch) count = max_batch;
+  memset(b->messages, 0, sizeof(struct mmsghdr) * (size_t)count);
+  return count;
+}
+
+// Message i of a batch: one buffer, and the peer's address when `address` is not NULL.
+static void message_at(struct mmsghdr *message, struct iovec *iov, void *data, size_t length,
+                       struct sockaddr_storage *address, socklen_t address_length) {
+  iov->iov_base = data;
+  iov->iov_len = length;
+  message->msg_hdr.msg_iov = iov;
+  message->msg_hdr.msg_iovlen = 1;
+  message->msg_hdr.msg_name = address;
+  message->msg_hdr.msg_namelen = address ? address_length : 0;
+}
+
 int l7mp_upstream_signal(void) { return SIGRTMIN + 6; }
 
 int l7mp_gettid(void) { return (int)syscall(SYS_gettid); }
@@ -126,99 +151,46 @@ int l7mp_signal_fds(const void *records, size_t length, int *fds, int capacity) 
   return written;
 }
 
-int l7mp_recv_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths) {
-  struct mmsghdr messages[max_batch];
-  struct iovec iov[max_batch];
-  if (count > max_batch) count = max_batch;
-  memset(messages, 0, sizeof(struct mmsghdr) * (size_t)count);
-  for (int i = 0; i < count; i++) {
-    iov[i].iov_base = buffer + slot * (size_t)i;
-    iov[i].iov_len = slot;
-    messages[i].msg_hdr.msg_iov = &iov[i];
-    messages[i].msg_hdr.msg_iovlen = 1;
-  }
-  int n;
-  do {
-    n = recvmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT, NULL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
-  for (int i = 0; i < n; i++) lengths[i] = (int)messages[i].msg_len;
-  return n;
-}
-
 int l7mp_recv_from_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths,
                          l7mp_peer *peers) {
-  struct mmsghdr messages[max_batch];
-  struct iovec iov[max_batch];
-  struct sockaddr_storage addresses[max_batch];
-  if (count > max_batch) count = max_batch;
-  memset(messages, 0, sizeof(struct mmsghdr) * (size_t)count);
-  for (int i = 0; i < count; i++) {
-    iov[i].iov_base = buffer + slot * (size_t)i;
-    iov[i].iov_len = slot;
-    messages[i].msg_hdr.msg_iov = &iov[i];
-    messages[i].msg_hdr.msg_iovlen = 1;
-    messages[i].msg_hdr.msg_name = &addresses[i];
-    messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
-  }
+  struct batch b;
+  count = batch_start(&b, count);
+  for (int i = 0; i < count; i++)
+    message_at(&b.messages[i], &b.iov[i], buffer + slot * (size_t)i, slot,
+               peers ? &b.addresses[i] : NULL, sizeof(struct sockaddr_storage));
   int n;
   do {
-    n = recvmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT, NULL);
+    n = recvmmsg(fd, b.messages, (unsigned)count, MSG_DONTWAIT, NULL);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return -errno;
   for (int i = 0; i < n; i++) {
-    lengths[i] = (int)messages[i].msg_len;
-    peer_from(&addresses[i], &peers[i]);
+    lengths[i] = (int)b.messages[i].msg_len;
+    if (peers) peer_from(&b.addresses[i], &peers[i]);
   }
   return n;
+}
+
+int l7mp_recv_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths) {
+  return l7mp_recv_from_batch(fd, buffer, slot, count, lengths, NULL);
 }
 
 int l7mp_send_to_batch(int fd, int family, const void *const *datas, const size_t *lengths,
                        const l7mp_peer *peers, int count) {
-  struct mmsghdr messages[max_batch];
-  struct iovec iov[max_batch];
-  struct sockaddr_storage addresses[max_batch];
-  if (count > max_batch) count = max_batch;
-  memset(messages, 0, sizeof(struct mmsghdr) * (size_t)count);
-  for (int i = 0; i < count; i++) {
-    iov[i].iov_base = (void *)datas[i];
-    iov[i].iov_len = lengths[i];
-    messages[i].msg_hdr.msg_iov = &iov[i];
-    messages[i].msg_hdr.msg_iovlen = 1;
-    messages[i].msg_hdr.msg_name = &addresses[i];
-    messages[i].msg_hdr.msg_namelen = peer_to(family, &peers[i], &addresses[i]);
-  }
+  struct batch b;
+  count = batch_start(&b, count);
+  for (int i = 0; i < count; i++)
+    message_at(&b.messages[i], &b.iov[i], (void *)datas[i], lengths[i],
+               peers ? &b.addresses[i] : NULL, peers ? peer_to(family, &peers[i], &b.addresses[i]) : 0);
   int n;
   do {
-    n = count == 1 ? (sendmsg(fd, &messages[0].msg_hdr, MSG_DONTWAIT) < 0 ? -1 : 1)
-                   : sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT);
+    n = count == 1 ? (sendmsg(fd, &b.messages[0].msg_hdr, MSG_DONTWAIT) < 0 ? -1 : 1)
+                   : sendmmsg(fd, b.messages, (unsigned)count, MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : n;
 }
 
 int l7mp_send_batch(int fd, const void *const *datas, const size_t *lengths, int count) {
-  if (count > max_batch) count = max_batch;
-  if (count == 1) {
-    ssize_t n;
-    do {
-      n = send(fd, datas[0], lengths[0], MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    return n < 0 ? -errno : 1;
-  }
-  struct mmsghdr messages[max_batch];
-  struct iovec iov[max_batch];
-  memset(messages, 0, sizeof(struct mmsghdr) * (size_t)count);
-  for (int i = 0; i < count; i++) {
-    iov[i].iov_base = (void *)datas[i];
-    iov[i].iov_len = lengths[i];
-    messages[i].msg_hdr.msg_iov = &iov[i];
-    messages[i].msg_hdr.msg_iovlen = 1;
-  }
-  int n;
-  do {
-    n = sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  return n < 0 ? -errno : n;
+  return l7mp_send_to_batch(fd, AF_UNSPEC, datas, lengths, NULL, count);
 }
 
 static int signal_pipe_write = -1;

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Issue 5: the bridge's reconciler against a real proxy (`l7mp run` on loopback): apply, change one

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `l7mp run` and `l7mp echo` as processes, with socat as the client.

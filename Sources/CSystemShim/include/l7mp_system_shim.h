@@ -45,12 +45,13 @@ int l7mp_udp_listener_open(const struct sockaddr *address, socklen_t length, int
 int l7mp_signal_readiness(int fd, int tid);
 
 /// recvmmsg on an unconnected socket: like `l7mp_recv_batch`, and `peers[i]` is where datagram i
-/// came from.
+/// came from (`peers` NULL: `l7mp_recv_batch`).
 int l7mp_recv_from_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths,
                          l7mp_peer *peers);
 
 /// sendmmsg of `count` (≤ 64) datagrams to `peers` on an unconnected socket of `family`
-/// (AF_INET or AF_INET6). Returns the number sent, or -errno when the first one failed.
+/// (AF_INET or AF_INET6). Returns the number sent, or -errno when the first one failed (`peers`
+/// NULL: `l7mp_send_batch`).
 int l7mp_send_to_batch(int fd, int family, const void *const *datas, const size_t *lengths,
                        const l7mp_peer *peers, int count);
 
