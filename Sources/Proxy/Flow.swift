@@ -109,7 +109,10 @@ final class Flow: @unchecked Sendable {
       source: source, rule: key.rule, route: route, metadata: metadata, eventLoop: eventLoop,
       idleTimeout: idle, batch: batch, replyToClient: reply)
     sessions[key] = session
-    session.onClose = { [weak self] s in self?.sessionClosed(s, key: key) }
+    // Strong: a session may outlive its listener (and the listener's table of flows), and its
+    // flow must still unregister it when it ends. The cycle ends with the session (`close`
+    // drops `onClose`).
+    session.onClose = { s in self.sessionClosed(s, key: key) }
     listener.runtime.register(session)
     listener.counters.sessionsCreated.increment()
     listener.counters.sessionsActive.increment()

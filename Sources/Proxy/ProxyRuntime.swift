@@ -121,6 +121,16 @@ public final class ProxyRuntime: ProxyControl, Sendable {
     }
     guard let removed else { throw .notFound(kind: "listener", name: name) }
     await removed.close()
+    await closeOrphans { $0.listener === removed }
+  }
+
+  /// Sessions whose route says `remove_orphan_sessions = true` end when their listener or a
+  /// cluster of their route is removed (any listener kind); the others stay until idle.
+  private func closeOrphans(where orphaned: @Sendable (Session) -> Bool) async {
+    let sessions = state.withLock { Array($0.sessions.values) }
+    for session in sessions where session.route.removeOrphanSessions && orphaned(session) {
+      try? await session.eventLoop.submit { session.close() }.get()
+    }
   }
 
   /// The bound address of a listener (tests bind port 0 and ask which port they got).
@@ -201,6 +211,9 @@ public final class ProxyRuntime: ProxyControl, Sendable {
       return true
     }
     if !removed { throw .notFound(kind: "cluster", name: name) }
+    await closeOrphans { s in
+      s.route.destination == name || s.route.via.contains(name) || s.route.returnVia.contains(name)
+    }
   }
 
   private func validate(_ config: ClusterConfig) throws(ControlError) {

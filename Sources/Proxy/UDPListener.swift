@@ -227,19 +227,14 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
     context.fireChannelReadComplete()
   }
 
-  /// The socket closed (the listener was removed): sessions that asked for it end with it;
-  /// the others stay, but their replies have nowhere to go.
+  /// The socket closed (the listener was removed): its sessions stay until idle (their replies
+  /// have nowhere to go), except those the runtime ends as orphans.
   func channelInactive(context: ChannelHandlerContext) {
     endRead()
     if let fd = socket {
       socket = nil
       if let sockets = try? EventLoopIO.of(context.eventLoop).sockets() {
         sockets.removeListener(fd)
-      }
-    }
-    for entry in Array(flows.values) {
-      for session in Array(entry.flow.sessions.values) where session.route.removeOrphanSessions {
-        session.close()
       }
     }
     context.fireChannelInactive()

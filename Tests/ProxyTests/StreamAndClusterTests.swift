@@ -224,8 +224,81 @@ import Testing
     while await runtime.sessions().count > 1, Date() < deadline {
       try await Task.sleep(for: .milliseconds(20))
     }
-    #expect(await runtime.sessions().map(\.rule) == ["l/keep"])
+    let left = await runtime.sessions()
+    #expect(left.map(\.rule) == ["l/keep"], "\(left)")
     #expect(await runtime.listeners().isEmpty)
+  }
+
+  /// A session that outlives its removed listener still leaves the session table (and the
+  /// active-sessions gauge) when it idles out: its flow outlives the listener's table of flows.
+  @Test func sessionOutlivingItsListenerIsForgottenWhenIdle() async throws {
+    let (runtime, port) = try await ProxyRuntimeTests.udpProxy(
+      "rulelist l for UDP { rule keep { route to echo } }", clusters: [ProxyRuntimeTests.echo],
+      idleTimeout: 0.3)
+    defer { Task { await runtime.shutdown() } }
+    let client = try UDPTestClient()
+    client.send("k", to: port)
+    #expect(client.receiveText() == "k")
+    try await runtime.deleteListener(named: "udp")
+    #expect(await runtime.sessions().count == 1, "not an orphan: it stays until idle")
+    let deadline = Date().addingTimeInterval(5)
+    while await !runtime.sessions().isEmpty, Date() < deadline {
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    #expect(await runtime.sessions().isEmpty)
+    let metrics = await runtime.metricsText()
+    #expect(metric(metrics, "l7mp_sessions_active", "listener=\"udp\"") == 0)
+  }
+
+  /// A TCP listener's orphan sessions end with it too (the connection is closed).
+  @Test func removedStreamListenerTakesOrphanSessionsAlong() async throws {
+    let runtime = ProxyRuntime()
+    defer { Task { await runtime.shutdown() } }
+    let port = freePort(udp: false)
+    _ = try await runtime.addRulelist(
+      RulelistConfig(
+        name: "r",
+        source:
+          "rulelist t for TCP { rule in { route to echo with remove_orphan_sessions = true } }"))
+    try await runtime.addCluster(ProxyRuntimeTests.echo)
+    try await runtime.addListener(
+      ListenerConfig(
+        name: "tcp", spec: ListenerSpec(protocol: .tcp, address: "127.0.0.1", port: port),
+        rules: "t"))
+    let client = try TCPTestClient(port: port)
+    client.send(Array("one".utf8))
+    #expect(client.receive().map { String(decoding: $0, as: UTF8.self) } == "one")
+    #expect(await runtime.sessions().count == 1)
+    try await runtime.deleteListener(named: "tcp")
+    #expect(await runtime.sessions().isEmpty)
+    var byte: UInt8 = 0
+    let n = recv(client.fd, &byte, 1, 0)  // 0: end of stream (a timeout would be -1)
+    #expect(n == 0, "the client's connection is closed (recv: \(n))")
+  }
+
+  /// Removing a cluster ends the orphan sessions routed through it; others stay.
+  @Test func removedClusterTakesOrphanSessionsAlong() async throws {
+    let (upstream, upstreamPort) = try await Self.udpEcho()
+    defer { upstream.close(promise: nil) }
+    let (runtime, port) = try await ProxyRuntimeTests.udpProxy(
+      """
+      rulelist l for UDP {
+        rule far when payload starts "f" { route to far with remove_orphan_sessions = true }
+        rule keep { route to echo with remove_orphan_sessions = true }
+      }
+      """,
+      clusters: [
+        ProxyRuntimeTests.echo, ProxyRuntimeTests.upstream("far", .udp, port: upstreamPort),
+      ])
+    defer { Task { await runtime.shutdown() } }
+    let client = try UDPTestClient()
+    client.send("f", to: port)
+    #expect(client.receiveText() == "f")
+    client.send("k", to: port)
+    #expect(client.receiveText() == "k")
+    #expect(await runtime.sessions().count == 2)
+    try await runtime.deleteCluster(named: "far")
+    #expect(await runtime.sessions().map(\.rule) == ["l/keep"])
   }
 }
 
