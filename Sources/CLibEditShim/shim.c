@@ -117,6 +117,8 @@ int l7mp_catch_sigint(void) {
 
 int l7mp_el_set_getc(EditLine *el) { return el_set(el, EL_GETCFN, l7mp_getc); }
 
+int l7mp_el_raw_mode(EditLine *el) { return el_set(el, EL_PREP_TERM, 1); }
+
 int l7mp_take_interrupt(void) {
   int was = l7mp_interrupted;
   l7mp_interrupted = 0;

@@ -77,6 +77,7 @@ public final class LineEditor {
     Self.write("l7mp REPL — :help lists the commands; Ctrl-D quits.\n")
     while true {
       var count: Int32 = 0
+      l7mp_el_raw_mode(el)
       guard let raw = el_gets(el, &count) else {
         if l7mp_take_interrupt() != 0 || (count < 0 && errno == EINTR) {
           // Ctrl-C: drop the line (and any definition being typed), prompt again.

@@ -32,6 +32,10 @@ void l7mp_history_end(History *h);
 int l7mp_catch_sigint(void);
 // Reads characters through the shim, so that Ctrl-C ends el_gets (see shim.c).
 int l7mp_el_set_getc(EditLine *el);
+// Puts the terminal in libedit's editing (raw) mode now. Called before each el_gets: when keys
+// are already waiting, el_gets itself stays in the terminal's line mode for that line, and a
+// Ctrl-D typed then reaches libedit as a NUL character instead of end of input.
+int l7mp_el_raw_mode(EditLine *el);
 // Whether the last el_gets ended because of Ctrl-C (and forgets it).
 int l7mp_take_interrupt(void);
 
