@@ -63,13 +63,11 @@ final class WriteBatch {
 
   /// A reply to `peer` from the socket of the UDP listener `handler`.
   func reply(_ buffer: ByteBuffer, to peer: UDPPeer, from handler: UDPListenerHandler) {
-    let reply = Reply(handler: handler, peer: peer, buffer: buffer)
-    guard depth > 0 else {
-      if let fd = handler.socket { DatagramSockets.sendReplies([reply][...], fd: fd) }
-      return
-    }
-    replies.append(reply)
-    if replies.count == Self.datagramLimit { sendReplies() }
+    // Outside a read (a reply from a WebSocket or stream upstream) it goes out at once, through
+    // the same reserved array.
+    let now = depth == 0
+    replies.append(Reply(handler: handler, peer: peer, buffer: buffer))
+    if now || replies.count == Self.datagramLimit { sendReplies() }
   }
 
   /// The read ended: everything written since the outermost `beginRead` goes out.

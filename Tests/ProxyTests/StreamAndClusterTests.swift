@@ -15,14 +15,14 @@ import Testing
     return (c, c.localAddress!.port!)
   }
 
-  @Test func tcpListenerEvaluatedOnceAndCarriesBytes() async throws {
+  /// A runtime with a TCP listener (`tcp`) on a free port running rulelist `t` of `rules(port)`,
+  /// the Echo cluster, and a client that has sent "one" and got it back.
+  static func tcpProxyWithClient(
+    _ rules: (Int) -> String
+  ) async throws -> (ProxyRuntime, TCPTestClient) {
     let runtime = ProxyRuntime()
-    defer { Task { await runtime.shutdown() } }
     let port = freePort(udp: false)
-    _ = try await runtime.addRulelist(
-      RulelistConfig(
-        name: "r",
-        source: "rulelist t for TCP { rule in when TCP.dst_port == \(port) { route to echo } }"))
+    _ = try await runtime.addRulelist(RulelistConfig(name: "r", source: rules(port)))
     try await runtime.addCluster(ProxyRuntimeTests.echo)
     try await runtime.addListener(
       ListenerConfig(
@@ -31,6 +31,14 @@ import Testing
     let client = try TCPTestClient(port: port)
     client.send(Array("one".utf8))
     #expect(client.receive().map { String(decoding: $0, as: UTF8.self) } == "one")
+    return (runtime, client)
+  }
+
+  @Test func tcpListenerEvaluatedOnceAndCarriesBytes() async throws {
+    let (runtime, client) = try await Self.tcpProxyWithClient { port in
+      "rulelist t for TCP { rule in when TCP.dst_port == \(port) { route to echo } }"
+    }
+    defer { Task { await runtime.shutdown() } }
     client.send(Array("two".utf8))
     #expect(client.receive().map { String(decoding: $0, as: UTF8.self) } == "two")
     let metrics = await runtime.metricsText()
@@ -252,22 +260,10 @@ import Testing
 
   /// A TCP listener's orphan sessions end with it too (the connection is closed).
   @Test func removedStreamListenerTakesOrphanSessionsAlong() async throws {
-    let runtime = ProxyRuntime()
+    let (runtime, client) = try await Self.tcpProxyWithClient { _ in
+      "rulelist t for TCP { rule in { route to echo with remove_orphan_sessions = true } }"
+    }
     defer { Task { await runtime.shutdown() } }
-    let port = freePort(udp: false)
-    _ = try await runtime.addRulelist(
-      RulelistConfig(
-        name: "r",
-        source:
-          "rulelist t for TCP { rule in { route to echo with remove_orphan_sessions = true } }"))
-    try await runtime.addCluster(ProxyRuntimeTests.echo)
-    try await runtime.addListener(
-      ListenerConfig(
-        name: "tcp", spec: ListenerSpec(protocol: .tcp, address: "127.0.0.1", port: port),
-        rules: "t"))
-    let client = try TCPTestClient(port: port)
-    client.send(Array("one".utf8))
-    #expect(client.receive().map { String(decoding: $0, as: UTF8.self) } == "one")
     #expect(await runtime.sessions().count == 1)
     try await runtime.deleteListener(named: "tcp")
     #expect(await runtime.sessions().isEmpty)
