@@ -76,7 +76,9 @@ final class DatagramSockets: @unchecked Sendable {
   static let datagramsPerRead = 16
   static let slotSize = 65536
 
-  private unowned let io: EventLoopIO
+  /// Strong: a UDP hop may reach the batch through its socket table while its loop shuts down;
+  /// the cycle with `EventLoopIO` ends when the loop forgets the table (`upstreamsClosed`).
+  private let io: EventLoopIO
   private let threadID: CInt
   private var links: [CInt: UpstreamLink] = [:]
   private var listeners: [CInt: UDPListenerHandler] = [:]
