@@ -31,6 +31,9 @@ final class ReplayAPIServer: Sendable {
     case full(status: Int, body: [UInt8])
     /// A chunked 200 response, one HTTP chunk per element, then `ending`.
     case stream(chunks: [[UInt8]], ending: StreamEnding)
+    /// A watch resumed from the request's `resourceVersion` query: the chunks listed for it (as
+    /// the API server replays every event after that version), then `ending`.
+    case resumed(chunksAfter: [String: [[UInt8]]], ending: StreamEnding)
   }
 
   enum StreamEnding: Sendable {
@@ -144,7 +147,11 @@ private final class ReplayHandler: ChannelInboundHandler, @unchecked Sendable {
       .init(
         method: "\(head.method)", path: components?.path ?? head.uri, query: query,
         authorization: head.headers.first(name: "Authorization")))
-    switch next() ?? .stream(chunks: [], ending: .hold) {
+    var response = next() ?? .stream(chunks: [], ending: .hold)
+    if case .resumed(let after, let ending) = response {
+      response = .stream(chunks: after[query["resourceVersion"] ?? ""] ?? [], ending: ending)
+    }
+    switch response {
     case .full(let status, let body):
       var headers = HTTPHeaders()
       headers.add(name: "Content-Type", value: "application/json")
@@ -179,6 +186,7 @@ private final class ReplayHandler: ChannelInboundHandler, @unchecked Sendable {
         written.futureResult.whenComplete { _ in channel.close(promise: nil) }
       case .hold: break
       }
+    case .resumed: break
     }
   }
 }

@@ -195,15 +195,22 @@ import Testing
     #expect(requests[3].query["resourceVersion"] == "49120")
   }
 
+  /// Two whole events, then half of the third, then the connection is closed: the watch resumes
+  /// from the last event it handed on, and no event is lost or seen twice. Which event that is
+  /// depends on timing — AsyncHTTPClient drops body parts still buffered when the connection
+  /// fails, so the second event may go with it (about one run in eight) — and the replay server
+  /// answers like the API server, with every event after the version asked for.
   @Test func droppedConnectionResumesFromTheLastResourceVersion() async throws {
-    // Two whole events, then half of the third, then the connection is closed.
     let third = Self.watchLines[3]
     let h = try await Harness([
       .full(status: 200, body: Self.page2),
       .stream(
         chunks: [Self.watchLines[0], Self.watchLines[1], Array(third.prefix(third.count / 2))],
         ending: .drop),
-      .stream(chunks: [Self.watchLines[3]], ending: .hold),
+      .resumed(
+        chunksAfter: [
+          "48311": [Self.watchLines[1], Self.watchLines[3]], "48320": [Self.watchLines[3]],
+        ], ending: .hold),
     ])
     let changes = await h.changes(4)
     let requests = await h.server.requests(atLeast: 3)
@@ -218,7 +225,7 @@ import Testing
       Issue.record("expected == 3 requests, got \(requests)")
       return
     }
-    #expect(requests[2].query["resourceVersion"] == "48320")
+    #expect(["48311", "48320"].contains(requests[2].query["resourceVersion"] ?? ""))
   }
 
   @Test func serverErrorsAreRetriedWithBackoff() async throws {
