@@ -5,15 +5,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/syscall.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum { max_batch = 64 };
+enum { max_batch = 64, max_events = 64 };
 
 // The messages of one recvmmsg/sendmmsg (on the stack: 64 × about 200 bytes).
 struct batch {
@@ -40,49 +39,54 @@ static void message_at(struct mmsghdr *message, struct iovec *iov, void *data, s
   message->msg_hdr.msg_namelen = address ? address_length : 0;
 }
 
-int l7mp_upstream_signal(void) { return SIGRTMIN + 6; }
-
-int l7mp_gettid(void) { return (int)syscall(SYS_gettid); }
-
-// Ignored process-wide: a thread that has them blocked still queues them (and reads them from its
-// signalfd), any other thread drops them instead of dying. Set once: setting SIG_IGN again would
-// discard signals already pending for another loop.
-static void ignore_signals(void) {
-  signal(l7mp_upstream_signal(), SIG_IGN);
-  signal(SIGIO, SIG_IGN);
+int l7mp_udp_upstream_open(const struct sockaddr *address, socklen_t length) {
+  int fd = socket(address->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (connect(fd, address, length) != 0) {
+    int error = errno;
+    close(fd);
+    return -error;
+  }
+  return fd;
 }
 
-int l7mp_upstream_signalfd(void) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, ignore_signals);
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, l7mp_upstream_signal());
-  sigaddset(&mask, SIGIO);
-  int rc = pthread_sigmask(SIG_BLOCK, &mask, NULL);
-  if (rc != 0) return -rc;
-  int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+int l7mp_epoll_create(void) {
+  int fd = epoll_create1(EPOLL_CLOEXEC);
   return fd < 0 ? -errno : fd;
 }
 
-int l7mp_signal_readiness(int fd, int tid) {
-  struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = tid};
-  int flags;
-  if (fcntl(fd, F_SETOWN_EX, &owner) != 0 || fcntl(fd, F_SETSIG, l7mp_upstream_signal()) != 0 ||
-      (flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0)
-    return -errno;
-  return 0;
+int l7mp_epoll_add(int epfd, int fd) {
+  struct epoll_event event = {.events = EPOLLIN, .data.fd = fd};
+  return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) != 0 ? -errno : 0;
 }
 
-int l7mp_udp_upstream_open(const struct sockaddr *address, socklen_t length, int tid) {
-  int fd = socket(address->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int rc = connect(fd, address, length) != 0 ? -errno : l7mp_signal_readiness(fd, tid);
-  if (rc != 0) {
-    close(fd);
-    return rc;
-  }
-  return fd;
+int l7mp_epoll_remove(int epfd, int fd) {
+  struct epoll_event event = {0};
+  return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &event) != 0 ? -errno : 0;
+}
+
+int l7mp_epoll_wait(int epfd, int *fds, int capacity, int timeout_ms) {
+  struct epoll_event events[max_events];
+  if (capacity > max_events) capacity = max_events;
+  int n = epoll_wait(epfd, events, capacity, timeout_ms);
+  if (n < 0) return errno == EINTR ? 0 : -errno;
+  for (int i = 0; i < n; i++) fds[i] = events[i].data.fd;
+  return n;
+}
+
+int l7mp_eventfd(void) {
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+void l7mp_eventfd_signal(int fd) {
+  uint64_t one = 1;
+  (void)!write(fd, &one, sizeof one);
+}
+
+void l7mp_eventfd_drain(int fd) {
+  uint64_t count;
+  (void)!read(fd, &count, sizeof count);
 }
 
 int l7mp_udp_listener_open(const struct sockaddr *address, socklen_t length, int receive_buffer) {
@@ -96,6 +100,15 @@ int l7mp_udp_listener_open(const struct sockaddr *address, socklen_t length, int
     return -error;
   }
   return fd;
+}
+
+int l7mp_local_port(int fd) {
+  struct sockaddr_storage a;
+  socklen_t length = sizeof a;
+  if (getsockname(fd, (struct sockaddr *)&a, &length) != 0) return -errno;
+  if (a.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&a)->sin_port);
+  if (a.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+  return -EAFNOSUPPORT;
 }
 
 static void peer_from(const struct sockaddr_storage *a, l7mp_peer *peer) {
@@ -135,20 +148,6 @@ static socklen_t peer_to(int family, const l7mp_peer *peer, struct sockaddr_stor
   for (int k = 0; k < 8; k++) v6->sin6_addr.s6_addr[k] = (unsigned char)(peer->high >> (56 - 8 * k));
   for (int k = 0; k < 8; k++) v6->sin6_addr.s6_addr[8 + k] = (unsigned char)(peer->low >> (56 - 8 * k));
   return sizeof(struct sockaddr_in6);
-}
-
-int l7mp_signal_fds(const void *records, size_t length, int *fds, int capacity) {
-  const struct signalfd_siginfo *info = records;
-  size_t n = length / sizeof(*info);
-  int signal = l7mp_upstream_signal();
-  int written = 0;
-  for (size_t i = 0; i < n && written < capacity; i++) {
-    if ((int)info[i].ssi_signo == signal)
-      fds[written++] = info[i].ssi_fd;
-    else if (info[i].ssi_signo == SIGIO)
-      fds[written++] = -1;
-  }
-  return written;
 }
 
 int l7mp_recv_from_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths,

@@ -4,16 +4,23 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// What the proxy keeps per event loop: the write batch its UDP listeners and upstream sockets
-/// share, the idle sweeper of its sessions, and (made when the first UDP upstream opens) the
-/// loop's upstream UDP sockets.
+/// What the proxy keeps per event loop: the write batch its UDP sockets and channels share, the
+/// idle sweeper of its sessions, and on the UDP data path (`DatagramLoop`) its UDP sockets.
 ///
 /// Confined to its event loop: `of(_:)` must be called there.
 final class EventLoopIO: @unchecked Sendable {
   let eventLoop: any EventLoop
   let batch = WriteBatch()
   let sweeper: IdleSweeper
-  private var datagramSockets: DatagramSockets?
+  /// The loop's UDP sockets: on a `DatagramLoop` only (nil on NIO's loops, where UDP hops are
+  /// NIO channels).
+  private(set) var existingSockets: DatagramSockets?
+  /// When the `DatagramLoop` last woke (nil on NIO's loops): what happens during one wake-up
+  /// is stamped with it, one clock read per wake-up instead of one per datagram.
+  var wakeTime: NIODeadline?
+
+  /// The time to stamp activity with.
+  var now: NIODeadline { wakeTime ?? .now() }
 
   private static let registry = Mutex<[ObjectIdentifier: EventLoopIO]>([:])
 
@@ -22,10 +29,18 @@ final class EventLoopIO: @unchecked Sendable {
     sweeper = IdleSweeper(eventLoop: eventLoop)
   }
 
+  /// The UDP data path's state (made with the loop).
+  init(datagramLoop: DatagramLoop) {
+    eventLoop = datagramLoop
+    sweeper = IdleSweeper(eventLoop: datagramLoop)
+    existingSockets = DatagramSockets(loop: datagramLoop, batch: batch)
+  }
+
   /// The loop's state, made on first use. The entry holds the loop, so its identity cannot be
   /// reused by another loop while the entry exists.
   static func of(_ eventLoop: any EventLoop) -> EventLoopIO {
     eventLoop.preconditionInEventLoop()
+    if let loop = eventLoop as? DatagramLoop { return loop.io }
     return registry.withLock { r in
       if let io = r[ObjectIdentifier(eventLoop)] { return io }
       let io = EventLoopIO(eventLoop: eventLoop)
@@ -35,132 +50,94 @@ final class EventLoopIO: @unchecked Sendable {
   }
 
   /// Upstream UDP sockets open on this loop.
-  var datagramSocketCount: Int { datagramSockets?.count ?? 0 }
-
-  /// The loop's socket table if a UDP listener made one here (nil on other loops).
-  var existingSockets: DatagramSockets? { datagramSockets }
-
-  /// The loop's UDP sockets (set up on first use: a signalfd watched by NIO).
-  func sockets() throws -> DatagramSockets {
-    if let datagramSockets { return datagramSockets }
-    let made = try DatagramSockets(io: self)
-    datagramSockets = made
-    return made
-  }
-
-  /// The loop's signalfd channel closed (the loop is shutting down): its sockets close (their
-  /// signals name a thread that is ending) and the loop is forgotten.
-  fileprivate func upstreamsClosed() {
-    datagramSockets?.closeAll()
-    datagramSockets = nil
-    Self.registry.withLock { r in
-      if r[ObjectIdentifier(eventLoop)] === self { r[ObjectIdentifier(eventLoop)] = nil }
-    }
-  }
+  var datagramSocketCount: Int { existingSockets?.count ?? 0 }
 }
 
-/// Upstream UDP sockets without a NIO channel each: a session's UDP hop is a connected socket and
-/// an entry in this table, so an idle session costs a descriptor and a few hundred bytes instead
-/// of a channel, a pipeline and a 64 KiB receive buffer.
+/// UDP sockets without a NIO channel each, on the UDP data path (`DatagramLoop`): the UDP
+/// listeners' sockets and the sessions' upstream hops. A session's UDP hop is a connected socket
+/// and an entry in this table, so an idle session costs a descriptor and a few hundred bytes
+/// instead of a channel, a pipeline and a 64 KiB receive buffer.
 ///
-/// Readiness comes from the kernel as a real-time signal per arriving datagram, carrying the
-/// socket's descriptor (`O_ASYNC` + `F_SETSIG`, directed at this loop's thread with
-/// `F_SETOWN_EX`); the thread blocks the signal and reads it from a signalfd that NIO watches as a
-/// pipe. Each ready socket is read with `recvmmsg` into one buffer shared by all of them; the
-/// datagrams are handed on as slices of it. When the kernel's signal queue overflows it sends
-/// SIGIO instead, and every socket is read. See `Sources/CSystemShim`.
+/// The loop's epoll set reports a socket readable; it is read with `recvmmsg` into one buffer
+/// shared by all of them, and the datagrams are handed on as slices of it. See
+/// `Sources/CSystemShim`.
 ///
-/// Confined to its event loop.
-final class DatagramSockets: @unchecked Sendable {
+/// Confined to its loop.
+final class DatagramSockets {
   /// Datagrams read per `recvmmsg`, each into a slot that fits any UDP payload.
   static let datagramsPerRead = 16
   static let slotSize = 65536
 
-  /// Strong: a UDP hop may reach the batch through its socket table while its loop shuts down;
-  /// the cycle with `EventLoopIO` ends when the loop forgets the table (`upstreamsClosed`).
-  private let io: EventLoopIO
-  private let threadID: CInt
-  private var links: [CInt: UpstreamLink] = [:]
-  private var listeners: [CInt: UDPListenerHandler] = [:]
+  private unowned let loop: DatagramLoop
+  let batch: WriteBatch
+  private var links = FDTable<UpstreamLink>()
+  private var listeners = FDTable<UDPListenerHandler>()
   private var buffer: ByteBuffer
   private var lengths = [CInt](repeating: 0, count: DatagramSockets.datagramsPerRead)
   private var peers = [l7mp_peer](repeating: l7mp_peer(), count: DatagramSockets.datagramsPerRead)
-  private var readyFDs = [CInt](repeating: 0, count: 64)
 
   /// Upstream sockets open.
   var count: Int { links.count }
 
-  /// The loop's write batch.
-  var batch: WriteBatch { io.batch }
-
-  fileprivate init(io: EventLoopIO) throws {
-    self.io = io
-    threadID = l7mp_gettid()
+  fileprivate init(loop: DatagramLoop, batch: WriteBatch) {
+    self.loop = loop
+    self.batch = batch
     buffer = ByteBufferAllocator().buffer(capacity: Self.datagramsPerRead * Self.slotSize)
-    let signalFD = l7mp_upstream_signalfd()
-    guard signalFD >= 0 else {
-      throw IOError(errnoCode: -signalFD, reason: "signalfd for upstream UDP sockets")
-    }
-    let signalRecords = 64 * 128
-    guard let bootstrap = NIOPipeBootstrap(validatingGroup: io.eventLoop) else {
-      _ = Glibc.close(signalFD)
-      throw IOError(errnoCode: EINVAL, reason: "upstream UDP sockets need a NIO event loop")
-    }
-    bootstrap
-      .channelOption(
-        .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: signalRecords)
-      )
-      .channelInitializer { [self] channel in
-        channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHandler(DatagramSignalHandler(upstreams: self))
-        }
-      }
-      .takingOwnershipOfDescriptor(input: signalFD)
-      .whenComplete { [io] result in
-        switch result {
-        case .success(let channel):
-          channel.closeFuture.whenComplete { _ in io.upstreamsClosed() }
-        case .failure(let error):
-          _ = Glibc.close(signalFD)
-          proxyLogger.error(
-            "cannot watch upstream UDP sockets; their replies are lost",
-            metadata: ["error": "\(error)"])
-          io.upstreamsClosed()
-        }
-      }
   }
 
   /// A connected, non-blocking UDP socket to `address` whose datagrams go to `link`.
   func open(_ address: SocketAddress, for link: UpstreamLink) throws -> CInt {
     let fd = address.withSockAddr { pointer, length in
-      l7mp_udp_upstream_open(pointer, socklen_t(length), threadID)
+      l7mp_udp_upstream_open(pointer, socklen_t(length))
     }
     guard fd >= 0 else { throw IOError(errnoCode: -fd, reason: "UDP upstream \(address)") }
+    do {
+      try loop.watch(fd)
+    } catch {
+      _ = Glibc.close(fd)
+      throw error
+    }
     links[fd] = link
     return fd
   }
 
-  fileprivate func closeAll() {
-    for fd in Array(links.keys) { close(fd) }
-    listeners.removeAll()
+  /// The loop stopped: every socket closes.
+  func closeAll() {
+    for fd in links.descriptors { close(fd) }
+    for fd in listeners.descriptors { removeListener(fd) }
   }
 
-  /// A UDP listener's socket (bound, owned by its NIO channel, which never reads it): its
-  /// datagrams are read here and handed to `handler`.
+  /// A UDP listener's bound socket, now owned here: its datagrams go to `handler`.
   func addListener(_ fd: CInt, handler: UDPListenerHandler) throws {
-    let rc = l7mp_signal_readiness(fd, threadID)
-    guard rc == 0 else { throw IOError(errnoCode: -rc, reason: "UDP listener readiness") }
+    try loop.watch(fd)
     listeners[fd] = handler
-    // Datagrams that came before the signals were set up have no signal of their own.
-    drainListener(fd)
   }
 
-  /// The listener's channel closed (and with it the socket).
-  func removeListener(_ fd: CInt) { listeners[fd] = nil }
-
-  func close(_ fd: CInt) {
-    guard links.removeValue(forKey: fd) != nil else { return }
+  /// Closes a listener's socket.
+  func removeListener(_ fd: CInt) {
+    guard let handler = listeners.remove(fd) else { return }
+    handler.socketClosed()
+    loop.unwatch(fd)
     _ = Glibc.close(fd)
+  }
+
+  /// Closes an upstream socket.
+  func close(_ fd: CInt) {
+    guard links.remove(fd) != nil else { return }
+    loop.unwatch(fd)
+    _ = Glibc.close(fd)
+  }
+
+  /// The epoll set found `fd` readable.
+  func readable(_ fd: CInt) {
+    if links[fd] != nil {
+      drain(fd)
+    } else if listeners[fd] != nil {
+      drainListener(fd)
+    } else {
+      // Not ours any more (closed during this wake-up, its number reused elsewhere): ignored.
+      return
+    }
   }
 
   /// Sends `datagrams` (all for socket `fd`, at most 64) with one `sendmmsg`, after the write
@@ -211,36 +188,11 @@ final class DatagramSockets: @unchecked Sendable {
     }
   }
 
-  /// Signal records read from the signalfd: reads every socket they name.
-  func signalled(_ records: ByteBuffer) {
-    let n = records.withUnsafeReadableBytes { bytes in
-      readyFDs.withUnsafeMutableBufferPointer { fds in
-        l7mp_signal_fds(bytes.baseAddress, bytes.count, fds.baseAddress, CInt(fds.count))
-      }
-    }
-    var previous: CInt = -2
-    for i in 0..<Int(n) {
-      let fd = readyFDs[i]
-      if fd == previous { continue }
-      previous = fd
-      if fd == -1 {
-        // The signal queue overflowed: any socket may hold datagrams.
-        for fd in Array(links.keys) + Array(listeners.keys) { drain(fd) }
-      } else {
-        drain(fd)
-      }
-    }
-  }
-
   /// Reads socket `fd` until it is empty (or its link closes). Each `recvmmsg` batch is handed
   /// on as slices of the shared buffer and the replies it causes are flushed before the next
   /// batch reuses the buffer.
   private func drain(_ fd: CInt) {
-    guard let link = links[fd] else {
-      drainListener(fd)
-      return
-    }
-    let batch = io.batch
+    guard let link = links[fd] else { return }
     while links[fd] === link {
       buffer.clear()  // allocates a new buffer only if a slice of the last one is still held
       let n = buffer.withUnsafeMutableWritableBytes { bytes in
@@ -269,9 +221,8 @@ final class DatagramSockets: @unchecked Sendable {
 extension DatagramSockets {
   /// Reads listener socket `fd` until it is empty: each datagram, with the peer it came from,
   /// to the listener's handler; what they cause is sent when each batch is done.
-  fileprivate func drainListener(_ fd: CInt) {
+  private func drainListener(_ fd: CInt) {
     guard let handler = listeners[fd] else { return }
-    let batch = io.batch
     while listeners[fd] === handler {
       buffer.clear()
       let n = buffer.withUnsafeMutableWritableBytes { bytes in
@@ -338,18 +289,35 @@ extension DatagramSockets {
   }
 }
 
-/// Reads the upstream signalfd for `DatagramSockets`.
-private final class DatagramSignalHandler: ChannelInboundHandler {
-  typealias InboundIn = ByteBuffer
-  let upstreams: DatagramSockets
+/// Objects by descriptor: an array indexed by the descriptor's number (descriptors are small
+/// and reused lowest first), so a lookup per datagram costs no hashing.
+struct FDTable<Value: AnyObject> {
+  private var slots: [Value?] = []
+  private(set) var count = 0
 
-  init(upstreams: DatagramSockets) { self.upstreams = upstreams }
-
-  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    upstreams.signalled(unwrapInboundIn(data))
+  subscript(fd: CInt) -> Value? {
+    get { fd >= 0 && Int(fd) < slots.count ? slots[Int(fd)] : nil }
+    set {
+      let i = Int(fd)
+      guard i >= 0 else { return }
+      if i >= slots.count {
+        guard newValue != nil else { return }
+        slots.append(
+          contentsOf: repeatElement(nil, count: max(i + 1, slots.count * 2) - slots.count))
+      }
+      if slots[i] == nil && newValue != nil { count += 1 }
+      if slots[i] != nil && newValue == nil { count -= 1 }
+      slots[i] = newValue
+    }
   }
 
-  func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    proxyLogger.error("upstream UDP signal channel failed", metadata: ["error": "\(error)"])
+  /// Removes and returns the entry for `fd`.
+  mutating func remove(_ fd: CInt) -> Value? {
+    let value = self[fd]
+    self[fd] = nil
+    return value
   }
+
+  /// Every descriptor with an entry.
+  var descriptors: [CInt] { slots.indices.filter { slots[$0] != nil }.map { CInt($0) } }
 }

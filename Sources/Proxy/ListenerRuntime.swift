@@ -2,14 +2,27 @@ import Config
 import NIOCore
 import Synchronization
 
-/// A configured listener: its rules (swapped as a whole), its counters, its bound channel.
+/// What a bound listener is to the runtime: where it is bound, and how to close it.
+protocol BoundListener: Sendable {
+  var localAddress: SocketAddress? { get }
+  func close() async
+}
+
+/// A listener that is a NIO server channel (WebSocket, TCP, Unix socket).
+struct ChannelListener: BoundListener {
+  let channel: any Channel
+  var localAddress: SocketAddress? { channel.localAddress }
+  func close() async { try? await channel.close() }
+}
+
+/// A configured listener: its rules (swapped as a whole), its counters, its bound socket.
 final class ListenerRuntime: Sendable {
   let name: String
   private let current: Mutex<ListenerConfig>
   let counters: ListenerCounters
   let runtime: ProxyRuntime
   private let snapshot: Mutex<RulesSnapshot?>
-  private let boundChannel = Mutex<(any Channel)?>(nil)
+  private let boundSocket = Mutex<(any BoundListener)?>(nil)
 
   init(
     config: ListenerConfig, counters: ListenerCounters, runtime: ProxyRuntime,
@@ -33,15 +46,15 @@ final class ListenerRuntime: Sendable {
 
   func setRules(_ rules: RulesSnapshot?) { snapshot.withLock { $0 = rules } }
 
-  var channel: (any Channel)? {
-    get { boundChannel.withLock { $0 } }
-    set { boundChannel.withLock { $0 = newValue } }
+  var bound: (any BoundListener)? {
+    get { boundSocket.withLock { $0 } }
+    set { boundSocket.withLock { $0 = newValue } }
   }
 
   /// Where it is bound (the port the OS chose for port 0).
-  var localAddress: SocketAddress? { channel?.localAddress }
+  var localAddress: SocketAddress? { bound?.localAddress }
 
   func close() async {
-    try? await channel?.close()
+    await bound?.close()
   }
 }

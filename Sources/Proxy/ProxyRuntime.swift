@@ -11,6 +11,7 @@ import VM
 /// `ProxyControl` (the control API, `l7mp run`'s config file) while traffic flows.
 public final class ProxyRuntime: ProxyControl, Sendable {
   let group: any EventLoopGroup
+  private let givenDatagramLoop: DatagramLoop?
   let metrics = ProxyMetrics()
   /// Rulelist `file:` paths are relative to it (the config file's folder).
   let baseDirectory: String?
@@ -28,10 +29,14 @@ public final class ProxyRuntime: ProxyControl, Sendable {
   private let state = Mutex(State())
   private let sessionCounter = Atomic<Int>(0)
 
+  /// `group` runs WebSocket and stream listeners and connections, `datagramLoop` UDP listeners
+  /// and their sessions (nil: the process's `DatagramLoop.shared()`).
   public init(
-    group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, baseDirectory: String? = nil
+    group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    datagramLoop: DatagramLoop? = nil, baseDirectory: String? = nil
   ) {
     self.group = group
+    self.givenDatagramLoop = datagramLoop
     self.baseDirectory = baseDirectory
   }
 
@@ -70,13 +75,13 @@ public final class ProxyRuntime: ProxyControl, Sendable {
     let rules = try resolveRules(for: config)
     let listener = ListenerRuntime(
       config: config, counters: metrics.listener(config.name), runtime: self, rules: rules)
-    let channel: any Channel
+    let bound: any BoundListener
     do {
-      channel = try await bind(listener)
+      bound = try await bind(listener)
     } catch {
       throw .failed("listener '\(config.name)': \(error)")
     }
-    listener.channel = channel
+    listener.bound = bound
     let added = state.withLock { s -> Bool in
       guard s.listeners[config.name] == nil else { return false }
       s.listeners[config.name] = listener
@@ -84,14 +89,14 @@ public final class ProxyRuntime: ProxyControl, Sendable {
       return true
     }
     if !added {
-      try? await channel.close()
+      await bound.close()
       throw .conflict("a listener named '\(config.name)' exists")
     }
     proxyLogger.info(
       "listener up",
       metadata: [
         "listener": "\(config.name)", "protocol": "\(config.spec.protocol.rawValue)",
-        "address": "\(channel.localAddress.map(\.displayText) ?? "?")",
+        "address": "\(bound.localAddress.map(\.displayText) ?? "?")",
       ])
   }
 
@@ -138,12 +143,20 @@ public final class ProxyRuntime: ProxyControl, Sendable {
     state.withLock { $0.listeners[name] }?.localAddress
   }
 
-  private func bind(_ listener: ListenerRuntime) async throws -> any Channel {
+  private func bind(_ listener: ListenerRuntime) async throws -> any BoundListener {
     switch listener.config.spec.protocol {
-    case .udp: return try await UDPListener.bind(listener, on: group)
-    case .webSocket: return try await WebSocketListener.bind(listener, on: group)
-    case .tcp, .unixDomainSocket: return try await StreamListener.bind(listener, on: group)
+    case .udp: return try await UDPListener.bind(listener, on: datagramLoop())
+    case .webSocket:
+      return ChannelListener(channel: try await WebSocketListener.bind(listener, on: group))
+    case .tcp, .unixDomainSocket:
+      return ChannelListener(channel: try await StreamListener.bind(listener, on: group))
     }
+  }
+
+  /// The UDP data path: the one given at init, or the process's.
+  func datagramLoop() throws -> DatagramLoop {
+    if let givenDatagramLoop { return givenDatagramLoop }
+    return try DatagramLoop.shared()
   }
 
   /// The listener's rulelist, which must be loaded and be for the listener's protocol.
@@ -405,6 +418,6 @@ public final class ProxyRuntime: ProxyControl, Sendable {
   public func metricsText() async -> String { metrics.text }
 
   public func isReady() async -> Bool {
-    state.withLock { s in s.listeners.values.allSatisfy { $0.channel != nil } }
+    state.withLock { s in s.listeners.values.allSatisfy { $0.bound != nil } }
   }
 }

@@ -28,10 +28,9 @@ public struct ProxyService: Service {
 
 /// Runs services until SIGTERM or SIGINT asks them to stop.
 ///
-/// The signals are caught by a handler that writes to a pipe, read by a thread of its own — not
-/// by ServiceLifecycle's signal sources: libdispatch implements those with a signalfd, and every
-/// signalfd in a process is woken by every signal any thread receives, so the upstream UDP
-/// sockets' readiness signals (`DatagramSockets`) woke libdispatch's thread once per datagram.
+/// The signals are caught by a handler that writes to a pipe, read by a thread of its own,
+/// rather than by ServiceLifecycle's signal sources (libdispatch's, on the Dispatch threads the
+/// rest of the process shares): the shutdown path depends on nothing else being responsive.
 public enum SignalHandling {
   private static let groups = Mutex<[ObjectIdentifier: ServiceGroup]>([:])
   /// A signal came: a group registered after it stops at once.

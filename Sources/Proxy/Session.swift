@@ -82,14 +82,14 @@ final class Session: @unchecked Sendable {
     guard !closed, let first = links.first else { return }
     packetsIn += 1
     bytesIn += UInt64(buffer.readableBytes)
-    lastActivity = .now()
+    lastActivity = io?.now ?? .now()
     first.send(buffer)
   }
 
   /// A message from link `position`: on to the next hop, or back to the client after the last.
   func forward(_ buffer: ByteBuffer, from position: Int) {
     guard !closed else { return }
-    lastActivity = .now()
+    lastActivity = io?.now ?? .now()
     if position + 1 < links.count {
       links[position + 1].send(buffer)
     } else {

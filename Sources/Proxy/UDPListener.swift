@@ -2,7 +2,6 @@ import CSystemShim
 import Config
 import Foundation
 import NIOCore
-import NIOPosix
 import RuleLang
 import VM
 
@@ -10,24 +9,17 @@ import VM
 /// evaluated by the VM in place (the packet view points into the received buffer); its verdict
 /// picks the session, and replies go back to the client from the listener's socket.
 ///
-/// The socket belongs to a NIO channel (its lifetime, address, closing) that never reads it:
-/// the event loop's `DatagramSockets` reads it with `recvmmsg` (signal-driven, like the
-/// upstream sockets) and the replies go out with `sendmmsg`, without an envelope, a pipeline
-/// pass or an address object per datagram.
-///
-/// Every UDP listener of a group lives on the group's first event loop, and only that loop holds
-/// signal-driven sockets: Linux wakes every signalfd of a process for every signal it sends, so a
-/// second loop with a signalfd was woken twice per round trip of the first loop's traffic
-/// (measured: 19,846 wake-ups of an idle listener's loop during 10,000 round trips on another).
-/// Sessions of other listeners on other loops use a NIO channel for their UDP hops.
+/// The socket lives on the UDP data path (`DatagramLoop`), without a NIO channel: the loop
+/// reads it with `recvmmsg` and the replies go out with `sendmmsg`, without an envelope, a
+/// pipeline pass or an address object per datagram. Its sessions run on that loop too.
 enum UDPListener {
   /// Room for bursts from many flows (the kernel caps it at net.core.rmem_max).
   static let receiveSocketBuffer: CInt = 4 << 20
   /// Any UDP payload fits (65,507 bytes over IPv4).
   static let receiveBufferSize = 65536
 
-  static func bind(_ listener: ListenerRuntime, on group: any EventLoopGroup) async throws
-    -> any Channel
+  static func bind(_ listener: ListenerRuntime, on loop: DatagramLoop) async throws
+    -> any BoundListener
   {
     let spec = listener.config.spec
     let address = try SocketAddress.makeAddressResolvingHost(spec.address, port: spec.port ?? 0)
@@ -35,33 +27,39 @@ enum UDPListener {
       l7mp_udp_listener_open(pointer, socklen_t(length), receiveSocketBuffer)
     }
     guard fd >= 0 else { throw IOError(errnoCode: -fd, reason: "bind \(address)") }
-    let handler = UDPListenerHandler(
-      listener: listener, socket: fd, family: address.protocol == .inet6 ? AF_INET6 : AF_INET)
-    let channel: any Channel
+    let port = l7mp_local_port(fd)
+    let local: SocketAddress
     do {
-      var loops = group.makeIterator()
-      let loop = loops.next() ?? group.next()
-      channel = try await DatagramBootstrap(group: loop)
-        .channelOption(.autoRead, value: false)
-        .channelInitializer { channel in
-          channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(handler)
-          }
-        }
-        .withBoundSocket(fd).get()
+      guard port >= 0 else { throw IOError(errnoCode: -port, reason: "getsockname") }
+      local = try SocketAddress(ipAddress: address.ipAddress ?? "", port: Int(port))
     } catch {
       _ = Glibc.close(fd)
       throw error
     }
+    let handler = UDPListenerHandler(
+      listener: listener, socket: fd, family: address.protocol == .inet6 ? AF_INET6 : AF_INET)
     do {
-      try await channel.eventLoop.submit {
-        try EventLoopIO.of(channel.eventLoop).sockets().addListener(fd, handler: handler)
+      try await loop.submit {
+        handler.attach(to: loop, local: local)
+        try EventLoopIO.of(loop).existingSockets?.addListener(fd, handler: handler)
       }.get()
     } catch {
-      try? await channel.close()
+      _ = Glibc.close(fd)
       throw error
     }
-    return channel
+    return UDPBoundListener(fd: fd, loop: loop, localAddress: local)
+  }
+}
+
+/// A bound UDP listener: its socket belongs to the data path's socket table.
+struct UDPBoundListener: BoundListener {
+  let fd: CInt
+  let loop: DatagramLoop
+  let localAddress: SocketAddress?
+
+  func close() async {
+    let (fd, loop) = (fd, loop)
+    try? await loop.submit { EventLoopIO.of(loop).existingSockets?.removeListener(fd) }.get()
   }
 }
 
@@ -90,8 +88,8 @@ struct UDPPeer: Hashable {
   var displayText: String { ip.isV4 ? "\(ip):\(port)" : "[\(ip)]:\(port)" }
 }
 
-/// Confined to its channel's event loop (`@unchecked Sendable` so that setup code may hand it
-/// to the loop).
+/// Confined to its event loop, the `DatagramLoop` (or a test's `EmbeddedChannel`'s loop;
+/// `@unchecked Sendable` so that setup code may hand it to the loop).
 final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
   typealias InboundIn = AddressedEnvelope<ByteBuffer>
   typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -109,7 +107,7 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
   /// Between the first `channelRead` of a read and its `channelReadComplete` (embedded only).
   private var reading = false
   private var channel: (any Channel)?
-  private var eventLoop: any EventLoop { channel!.eventLoop }
+  private var eventLoop: (any EventLoop)?
   private var flows: [UDPPeer: UDPFlowEntry] = [:]
   private var local: (IPAddress, Int32) = (IPAddress(v4: 0), -1)
 
@@ -125,18 +123,31 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
     self.family = family
   }
 
+  /// On the UDP data path: its batch, its loop, the address it is bound to.
+  func attach(to loop: DatagramLoop, local address: SocketAddress) {
+    batch = EventLoopIO.of(loop).batch
+    eventLoop = loop
+    if let l = address.ipAndPort { local = l }
+  }
+
+  /// On an `EmbeddedChannel` (tests).
   func handlerAdded(context: ChannelHandlerContext) {
     batch = EventLoopIO.of(context.eventLoop).batch
     channel = context.channel
+    eventLoop = context.eventLoop
   }
+
+  /// The socket closed (the listener was removed): its sessions stay until idle (their replies
+  /// have nowhere to go), except those the runtime ends as orphans.
+  func socketClosed() { socket = nil }
 
   func channelActive(context: ChannelHandlerContext) {
     if let l = context.channel.localAddress?.ipAndPort { local = l }
     context.fireChannelActive()
   }
 
-  /// A datagram through the channel: only on an `EmbeddedChannel` (the real socket's channel
-  /// never reads; `DatagramSockets` calls `handle`).
+  /// A datagram through the channel: only on an `EmbeddedChannel` (on the data path
+  /// `DatagramSockets` calls `handle`).
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     if !reading {
       reading = true
@@ -189,7 +200,9 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
     let batch = self.batch
     let reply: (ByteBuffer) -> Void
     if socket != nil {
-      reply = { [unowned self] buffer in batch.reply(buffer, to: peer, from: self) }
+      // Strong, like `onEmpty`: a session may outlive the listener (its replies are then
+      // dropped: `socket` is nil); the cycle through `flows` ends when the flow empties.
+      reply = { buffer in batch.reply(buffer, to: peer, from: self) }
     } else {
       let channel = self.channel
       let remote = try? SocketAddress(ipAddress: peer.ip.description, port: Int(peer.port))
@@ -199,9 +212,9 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
       }
     }
     let flow = Flow(
-      listener: listener, source: peer.displayText, eventLoop: eventLoop, batch: batch,
+      listener: listener, source: peer.displayText, eventLoop: eventLoop!, batch: batch,
       reply: reply)
-    flow.onEmpty = { [weak self] _ in self?.flows[peer] = nil }
+    flow.onEmpty = { _ in self.flows[peer] = nil }
     flows[peer] = UDPFlowEntry(flow: flow, address: peer.ip, port: peer.port)
     return flow
   }
@@ -227,16 +240,8 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
     context.fireChannelReadComplete()
   }
 
-  /// The socket closed (the listener was removed): its sessions stay until idle (their replies
-  /// have nowhere to go), except those the runtime ends as orphans.
   func channelInactive(context: ChannelHandlerContext) {
     endRead()
-    if let fd = socket {
-      socket = nil
-      if let sockets = try? EventLoopIO.of(context.eventLoop).sockets() {
-        sockets.removeListener(fd)
-      }
-    }
     context.fireChannelInactive()
   }
 

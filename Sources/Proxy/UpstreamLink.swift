@@ -9,13 +9,17 @@ import RuleLang
 /// Discard). Messages queue while it connects; connection failures and disconnects follow the
 /// route's retry policy; when it gives up, the session fails.
 ///
-/// Confined to the session's event loop.
+/// Confined to the session's event loop. A WebSocket or stream hop of a session on the UDP data
+/// path (`DatagramLoop`) is a channel on one of NIO's loops: its events come back to the
+/// session's loop as tasks (`receivedOnChannel`, `disconnectedOnChannel`).
 final class UpstreamLink: @unchecked Sendable {
-  private weak var session: Session?
+  /// Strong until the link closes (with its session): a weak reference would give the session
+  /// a side table, and every retain and release of it on the per-datagram path the slow path.
+  private var session: Session?
   let position: Int
   let cluster: ClusterRuntime
   let endpoint: EndpointConfig?
-  private let eventLoop: any EventLoop
+  let eventLoop: any EventLoop
   private let route: RouteInfo
   /// The session's write batch: writes during a read are flushed once when it ends.
   let batch: WriteBatch?
@@ -98,6 +102,24 @@ final class UpstreamLink: @unchecked Sendable {
     session?.forward(buffer, from: position)
   }
 
+  /// A message from the hop's channel, on the channel's loop.
+  func receivedOnChannel(_ buffer: ByteBuffer) {
+    if eventLoop.inEventLoop {
+      received(buffer)
+    } else {
+      eventLoop.execute { [self] in received(buffer) }
+    }
+  }
+
+  /// The hop's channel ended, on the channel's loop.
+  func disconnectedOnChannel(_ reason: String) {
+    if eventLoop.inEventLoop {
+      disconnected(reason)
+    } else {
+      eventLoop.execute { [self] in disconnected(reason) }
+    }
+  }
+
   func close() {
     switch state {
     case .ready(let channel): channel.close(promise: nil)
@@ -106,6 +128,7 @@ final class UpstreamLink: @unchecked Sendable {
     }
     state = .closed
     pending.removeAll()
+    session = nil
   }
 
   /// The socket of a UDP hop, while it is open.
@@ -170,13 +193,13 @@ final class UpstreamLink: @unchecked Sendable {
       return
     }
     let timeout = TimeAmount.nanoseconds(max(route.timeout, 1_000_000))
+    // A session on the UDP data path connects its WebSocket and stream hops on NIO's loops.
+    let channelLoop = eventLoop is DatagramLoop ? session.listener.runtime.group.next() : eventLoop
     let future: EventLoopFuture<any Channel>
     switch cluster.config.spec.protocol {
     case .udp:
       guard let sockets = EventLoopIO.of(eventLoop).existingSockets else {
-        // Not the loop of the UDP listeners (a WebSocket or stream listener's session on
-        // another loop): a NIO channel of its own, so that only one loop per process holds
-        // signal-driven sockets (see `DatagramSockets`).
+        // A WebSocket or stream listener's session, on a NIO loop: a NIO channel of its own.
         future = DatagramBootstrap(group: eventLoop)
           // Replies are not truncated either (NIO's default datagram buffer is 2 KiB).
           .channelOption(
@@ -206,7 +229,7 @@ final class UpstreamLink: @unchecked Sendable {
       for buffer in queued { sockets.batch.send(buffer, fd: fd, link: self, on: sockets) }
       return
     case .tcp, .unixDomainSocket:
-      future = ClientBootstrap(group: eventLoop)
+      future = ClientBootstrap(group: channelLoop)
         .connectTimeout(timeout)
         .channelInitializer { [self] channel in
           channel.eventLoop.makeCompletedFuture {
@@ -218,11 +241,11 @@ final class UpstreamLink: @unchecked Sendable {
       future = WebSocketUpstream.connect(
         link: self, to: address, host: endpoint.spec.address ?? "localhost",
         path: cluster.config.spec.path ?? "/", headers: session.metadata.headerRewrites,
-        timeout: timeout, on: eventLoop)
+        timeout: timeout, on: channelLoop)
     case .echo, .discard:
       return
     }
-    future.whenComplete { [self] result in
+    future.hop(to: eventLoop).whenComplete { [self] result in
       switch result {
       case .success(let channel):
         guard case .connecting = state else {
@@ -285,8 +308,8 @@ final class UpstreamLink: @unchecked Sendable {
   }
 }
 
-/// Datagrams from a connected UDP upstream socket with a NIO channel of its own (a session on a
-/// loop without `DatagramSockets`).
+/// Datagrams from a connected UDP upstream socket with a NIO channel of its own (a session on
+/// one of NIO's loops).
 final class UpstreamDatagramHandler: ChannelInboundHandler {
   typealias InboundIn = AddressedEnvelope<ByteBuffer>
   let link: UpstreamLink
@@ -314,11 +337,11 @@ final class UpstreamStreamHandler: ChannelInboundHandler {
   init(link: UpstreamLink) { self.link = link }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    link.received(unwrapInboundIn(data))
+    link.receivedOnChannel(unwrapInboundIn(data))
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    link.disconnected("the upstream closed the connection")
+    link.disconnectedOnChannel("the upstream closed the connection")
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -98,7 +98,7 @@ final class UpstreamWebSocketHandler: ChannelInboundHandler {
     let frame = unwrapInboundIn(data)
     switch frame.opcode {
     case .binary, .text:
-      link.received(frame.unmaskedData)
+      link.receivedOnChannel(frame.unmaskedData)
     case .ping:
       let pong = WebSocketFrame(
         fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
@@ -111,7 +111,7 @@ final class UpstreamWebSocketHandler: ChannelInboundHandler {
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    link.disconnected("the WebSocket upstream closed the connection")
+    link.disconnectedOnChannel("the WebSocket upstream closed the connection")
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {

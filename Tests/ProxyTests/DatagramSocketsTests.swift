@@ -3,19 +3,21 @@ import Config
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 
 @testable import Proxy
 
-/// Upstream UDP hops without a NIO channel each (`DatagramSockets`): one socket per session
-/// hop, readiness by signal, closed with their sessions and with their event loop.
+/// The UDP data path (`DatagramLoop`, `DatagramSockets`): one socket per session hop, without
+/// a NIO channel, read through the loop's epoll set, closed with their sessions and with their
+/// loop; the loop's tasks and timers.
 @Suite(.serialized) struct DatagramSocketsTests {
-  /// A runtime on its own one-thread event loop, with a UDP listener routing everything to a
-  /// UDP cluster at `upstreamPort`.
+  /// A runtime with its own data-path loop and a UDP listener routing everything to a UDP
+  /// cluster at `upstreamPort`.
   static func proxy(
-    group: MultiThreadedEventLoopGroup, upstreamPort: Int
+    loop: DatagramLoop, group: MultiThreadedEventLoopGroup = .singleton, upstreamPort: Int
   ) async throws -> (ProxyRuntime, Int) {
-    let runtime = ProxyRuntime(group: group)
+    let runtime = ProxyRuntime(group: group, datagramLoop: loop)
     _ = try await runtime.addRulelist(
       RulelistConfig(name: "rules", source: "rulelist l for UDP { rule all { route to up } }"))
     try await runtime.addCluster(ProxyRuntimeTests.upstream("up", .udp, port: upstreamPort))
@@ -31,11 +33,21 @@ import Testing
     try await loop.submit { EventLoopIO.of(loop).datagramSocketCount }.get()
   }
 
+  static func portIsFree(_ port: Int) -> Bool {
+    let probe = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    defer { close(probe) }
+    var a = sockaddr_in.loopback(port: port)
+    return withUnsafePointer(to: &a) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    } == 0
+  }
+
   @Test func oneSocketPerSessionClosedWithTheSession() async throws {
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let loop = group.next()
+    let loop = try DatagramLoop(name: "test-udp")
     let upstream = try UDPTestClient()
-    let (runtime, port) = try await Self.proxy(group: group, upstreamPort: upstream.port)
+    let (runtime, port) = try await Self.proxy(loop: loop, upstreamPort: upstream.port)
     let clients = try (0..<20).map { _ in try UDPTestClient() }
     var upstreamPorts = Set<Int>()
     for (k, client) in clients.enumerated() {
@@ -54,65 +66,31 @@ import Testing
     }
     #expect(try await Self.socketCount(loop) == 0)
     await runtime.shutdown()
-    try await group.shutdownGracefully()
+    #expect(Self.portIsFree(port), "the listener's socket closed with it")
+    try await loop.shutdownGracefully()
   }
 
-  /// A SIGIO record (the kernel's signal queue overflowed) reads every socket: the reply is at
-  /// the client before the datagram's own signal has been read.
-  @Test func queueOverflowReadsEverySocket() async throws {
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let loop = group.next()
-    let upstream = try UDPTestClient()
-    let (runtime, port) = try await Self.proxy(group: group, upstreamPort: upstream.port)
-    let client = try UDPTestClient()
-    client.send("ping", to: port)
-    let got = try #require(upstream.receiveWithSender())
-    let early = try await loop.submit { () throws -> (before: String?, after: String?) in
-      upstream.send("pong", to: got.port)  // queued at once on loopback; its signal waits
-      let before = client.receiveNow()
-      var records = ByteBuffer(repeating: 0, count: 128)
-      records.setInteger(UInt32(SIGIO), at: 0, endianness: .host)
-      try EventLoopIO.of(loop).sockets().signalled(records)
-      return (before, client.receiveNow())
-    }.get()
-    #expect(early.before == nil)
-    #expect(early.after == "pong")
-    await runtime.shutdown()
-    try await group.shutdownGracefully()
-  }
-
-  /// Sockets still open when their event loop ends are closed (their signals would name a
-  /// thread that no longer exists).
+  /// Sockets still open when their loop ends are closed, the listener's too.
   @Test func loopShutdownClosesItsSockets() async throws {
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop = try DatagramLoop(name: "test-udp")
     let upstream = try UDPTestClient()
-    let (_, port) = try await Self.proxy(group: group, upstreamPort: upstream.port)
+    let (_, port) = try await Self.proxy(loop: loop, upstreamPort: upstream.port)
     let client = try UDPTestClient()
     client.send("ping", to: port)
     let got = try #require(upstream.receiveWithSender())
-    try await group.shutdownGracefully()
-    // The session's port is free again: its socket was closed.
-    let probe = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    defer { close(probe) }
-    var a = sockaddr_in.loopback(port: got.port)
-    let bound = withUnsafePointer(to: &a) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    #expect(bound == 0, "port \(got.port) still bound (errno \(errno))")
+    try await loop.shutdownGracefully()
+    // The session's port and the listener's are free again: their sockets were closed.
+    #expect(Self.portIsFree(got.port), "port \(got.port) still bound (errno \(errno))")
+    #expect(Self.portIsFree(port), "port \(port) still bound (errno \(errno))")
   }
 
-  /// Only the group's first loop (where UDP listeners live) holds signal-driven sockets: the
-  /// sessions of a TCP listener's connections on the other loop reach their UDP upstream
-  /// through a NIO channel, and every connection is answered either way.
-  @Test func udpHopsOnOtherLoopsUseAChannel() async throws {
+  /// A TCP listener's sessions run on NIO's loops and reach their UDP upstream through a NIO
+  /// channel each; the data path's socket table holds none of them.
+  @Test func udpHopsOfStreamSessionsUseAChannel() async throws {
+    let loop = try DatagramLoop(name: "test-udp")
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-    let all = Array(group.makeIterator())
-    try #require(all.count == 2)
-    let (first, second) = (all[0], all[1])
     let upstream = try UDPTestClient()
-    let (runtime, _) = try await Self.proxy(group: group, upstreamPort: upstream.port)
+    let (runtime, _) = try await Self.proxy(loop: loop, group: group, upstreamPort: upstream.port)
     let tcpPort = freePort(udp: false)
     _ = try await runtime.addRulelist(
       RulelistConfig(name: "tcp", source: "rulelist t for TCP { rule all { route to up } }"))
@@ -120,7 +98,6 @@ import Testing
       ListenerConfig(
         name: "tcp", spec: ListenerSpec(protocol: .tcp, address: "127.0.0.1", port: tcpPort),
         rules: "t"))
-    // Connections are spread over both loops (NIO hands them out in turn).
     let clients = try (0..<4).map { _ in try TCPTestClient(port: tcpPort) }
     for (k, client) in clients.enumerated() {
       client.send(Array("tcp \(k)".utf8))
@@ -129,47 +106,84 @@ import Testing
       upstream.send("back \(k)", to: got.port)
       #expect(client.receive().map { String(decoding: $0, as: UTF8.self) } == "back \(k)")
     }
-    let onFirst = try await Self.socketCount(first)
-    let secondHasTable = try await second.submit { EventLoopIO.of(second).existingSockets != nil }
-      .get()
-    #expect(onFirst >= 1 && onFirst <= 3, "the first loop's sessions use its table: \(onFirst)")
-    #expect(!secondHasTable, "no signal-driven sockets on the second loop")
+    #expect(try await Self.socketCount(loop) == 0)
+    for nio in group.makeIterator() {
+      #expect(try await nio.submit { EventLoopIO.of(nio).existingSockets == nil }.get())
+    }
     #expect(await runtime.sessions().count == 4)
     await runtime.shutdown()
+    try await loop.shutdownGracefully()
     try await group.shutdownGracefully()
   }
 
-  @Test func signalRecordsNameTheirSockets() {
-    var records = [UInt8](repeating: 0, count: 4 * 128)
-    func put(_ value: Int32, record: Int, offset: Int) {
-      withUnsafeBytes(of: value) { b in
-        for (k, byte) in b.enumerated() { records[record * 128 + offset + k] = byte }
-      }
+  /// A UDP listener's session (on the data path) with a TCP hop (a channel on NIO's loop):
+  /// the hop's replies come back to the session's loop and on to the client.
+  @Test func udpSessionWithAStreamHop() async throws {
+    let loop = try DatagramLoop(name: "test-udp")
+    let runtime = ProxyRuntime(datagramLoop: loop)
+    let tcpPort = freePort(udp: false)
+    let udpPort = freePort()
+    _ = try await runtime.addRulelist(
+      RulelistConfig(
+        name: "rules",
+        source: """
+          rulelist u for UDP { rule all { route to tcp-hop } }
+          rulelist t for TCP { rule all { route to echo } }
+          """))
+    try await runtime.addCluster(ProxyRuntimeTests.echo)
+    try await runtime.addCluster(ProxyRuntimeTests.upstream("tcp-hop", .tcp, port: tcpPort))
+    try await runtime.addListener(
+      ListenerConfig(
+        name: "tcp", spec: ListenerSpec(protocol: .tcp, address: "127.0.0.1", port: tcpPort),
+        rules: "t"))
+    try await runtime.addListener(
+      ListenerConfig(
+        name: "udp", spec: ListenerSpec(protocol: .udp, address: "127.0.0.1", port: udpPort),
+        rules: "u"))
+    let client = try UDPTestClient()
+    for k in 0..<5 {
+      client.send("over tcp \(k)", to: udpPort)
+      #expect(client.receiveText() == "over tcp \(k)")
     }
-    put(l7mp_upstream_signal(), record: 0, offset: 0)
-    put(7, record: 0, offset: 20)  // ssi_fd
-    put(SIGIO, record: 1, offset: 0)
-    put(SIGUSR1, record: 2, offset: 0)  // not ours: skipped
-    put(l7mp_upstream_signal(), record: 3, offset: 0)
-    put(9, record: 3, offset: 20)
-    var fds = [Int32](repeating: 0, count: 8)
-    let n = records.withUnsafeBytes { r in
-      fds.withUnsafeMutableBufferPointer {
-        l7mp_signal_fds(r.baseAddress, r.count, $0.baseAddress, 8)
-      }
+    let sessions = await runtime.sessions()
+    #expect(sessions.count == 2)
+    #expect(sessions.allSatisfy { $0.status == "established" })
+    await runtime.shutdown()
+    try await loop.shutdownGracefully()
+  }
+
+  /// Tasks from other threads run on the loop, in order; timers fire in deadline order and a
+  /// cancelled one never does.
+  @Test func loopRunsTasksAndTimers() async throws {
+    let loop = try DatagramLoop(name: "test-udp")
+    #expect(!loop.inEventLoop)
+    let order = Mutex<[String]>([])
+    let onLoop = try await loop.submit { loop.inEventLoop }.get()
+    #expect(onLoop)
+    let late = loop.scheduleTask(in: .milliseconds(60)) { order.withLock { $0.append("60") } }
+    let cancelled = loop.scheduleTask(in: .milliseconds(30)) {
+      order.withLock { $0.append("30") }
     }
-    #expect(Array(fds[0..<Int(n)]) == [7, -1, 9])
-    // A partial record is ignored; the capacity is respected.
-    let partial = records.withUnsafeBytes { r in
-      fds.withUnsafeMutableBufferPointer { l7mp_signal_fds(r.baseAddress, 127, $0.baseAddress, 8) }
+    let early = loop.scheduleTask(in: .milliseconds(10)) { order.withLock { $0.append("10") } }
+    cancelled.cancel()
+    for k in 0..<100 { loop.execute { order.withLock { $0.append("task \(k)") } } }
+    try await early.futureResult.get()
+    try await late.futureResult.get()
+    await #expect(throws: EventLoopError.self) { try await cancelled.futureResult.get() }
+    let seen = order.withLock { $0 }
+    #expect(seen.filter { $0.hasPrefix("task") } == (0..<100).map { "task \($0)" })
+    #expect(seen.filter { !$0.hasPrefix("task") } == ["10", "60"])
+    // A timer set from the loop itself, and a failing task's error reaches its future.
+    let nested = try await loop.submit {
+      loop.scheduleTask(in: .milliseconds(1)) { "nested" }.futureResult
+    }.get().get()
+    #expect(nested == "nested")
+    struct Failure: Error {}
+    await #expect(throws: Failure.self) {
+      try await loop.scheduleTask(in: .zero) { () throws -> Int in throw Failure() }
+        .futureResult.get()
     }
-    #expect(partial == 0)
-    let capped = records.withUnsafeBytes { r in
-      fds.withUnsafeMutableBufferPointer {
-        l7mp_signal_fds(r.baseAddress, r.count, $0.baseAddress, 1)
-      }
-    }
-    #expect(capped == 1)
+    try await loop.shutdownGracefully()
   }
 }
 

@@ -1,33 +1,40 @@
 #ifndef L7MP_SYSTEM_SHIM_H
 #define L7MP_SYSTEM_SHIM_H
-// Linux calls Swift cannot make directly: for the proxy's upstream UDP sockets, fcntl with a
-// struct argument (F_SETOWN_EX), signalfd and recvmmsg/sendmmsg batches; for shutdown, a
-// signal handler that writes to a pipe.
+// Linux calls Swift cannot make directly or cheaply: epoll (its event struct is packed),
+// eventfd, recvmmsg/sendmmsg batches for the proxy's UDP sockets, and for shutdown a signal
+// handler that writes to a pipe.
 //
-// An upstream UDP socket has no NIO channel of its own. Each is connected, non-blocking and in
-// signal-driven mode (O_ASYNC, F_SETSIG): the kernel queues a real-time signal carrying the
-// socket's descriptor to the event-loop thread that owns it whenever a datagram (or an ICMP
-// error) arrives. The thread keeps that signal blocked and reads it from a signalfd, which NIO
-// watches like any other descriptor. If the signal queue overflows the kernel sends SIGIO
-// instead, which means "check every socket".
+// The proxy's UDP data path (`DatagramLoop`) is one thread around one epoll set: the UDP
+// listeners' sockets and the sessions' upstream UDP sockets (connected, non-blocking, no NIO
+// channel each) are in it, with an eventfd that other threads write to hand it work.
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
-/// The real-time signal used for upstream readiness (SIGRTMIN + 6).
-int l7mp_upstream_signal(void);
+/// A non-blocking UDP socket connected to `address`. Returns the descriptor or -errno.
+int l7mp_udp_upstream_open(const struct sockaddr *address, socklen_t length);
 
-/// The calling thread's id.
-int l7mp_gettid(void);
+/// A new epoll set (close-on-exec), or -errno.
+int l7mp_epoll_create(void);
 
-/// Blocks the upstream signal and SIGIO in the calling thread and returns a non-blocking
-/// signalfd for them, or -errno. The first call also sets both to SIG_IGN for the process, so
-/// that a thread without them blocked drops them (a blocked signal is still queued).
-int l7mp_upstream_signalfd(void);
+/// Watches `fd` for reading (level-triggered); the events name it. Returns 0 or -errno.
+int l7mp_epoll_add(int epfd, int fd);
 
-/// A non-blocking UDP socket connected to `address`, whose readiness is signalled to thread
-/// `tid`. Returns the descriptor or -errno.
-int l7mp_udp_upstream_open(const struct sockaddr *address, socklen_t length, int tid);
+/// Stops watching `fd`. Returns 0 or -errno.
+int l7mp_epoll_remove(int epfd, int fd);
+
+/// Waits up to `timeout_ms` (-1: no limit) for readable descriptors and writes up to `capacity`
+/// (≤ 64) of them to `fds`. Returns how many, 0 when interrupted, or -errno.
+int l7mp_epoll_wait(int epfd, int *fds, int capacity, int timeout_ms);
+
+/// A non-blocking eventfd, or -errno.
+int l7mp_eventfd(void);
+
+/// Makes eventfd `fd` readable (adds 1).
+void l7mp_eventfd_signal(int fd);
+
+/// Resets eventfd `fd` (reads its count).
+void l7mp_eventfd_drain(int fd);
 
 /// A UDP peer: the address as 128 bits, IPv4 as IPv4-mapped IPv6 (the rule language's
 /// `IPAddress`), and the port.
@@ -41,8 +48,8 @@ typedef struct {
 /// (the kernel caps it at net.core.rmem_max). Returns the descriptor or -errno.
 int l7mp_udp_listener_open(const struct sockaddr *address, socklen_t length, int receive_buffer);
 
-/// Signal-driven readiness for socket `fd`, signalled to thread `tid`. Returns 0 or -errno.
-int l7mp_signal_readiness(int fd, int tid);
+/// The port socket `fd` is bound to, or -errno.
+int l7mp_local_port(int fd);
 
 /// recvmmsg on an unconnected socket: like `l7mp_recv_batch`, and `peers[i]` is where datagram i
 /// came from (`peers` NULL: `l7mp_recv_batch`).
@@ -55,11 +62,6 @@ int l7mp_recv_from_batch(int fd, unsigned char *buffer, size_t slot, int count, 
 int l7mp_send_to_batch(int fd, int family, const void *const *datas, const size_t *lengths,
                        const l7mp_peer *peers, int count);
 
-/// Reads signalfd records (`length` bytes): writes the descriptor of each upstream signal to
-/// `fds` (up to `capacity`), and -1 for a SIGIO (queue overflow: check every socket). Returns
-/// the number written.
-int l7mp_signal_fds(const void *records, size_t length, int *fds, int capacity);
-
 /// recvmmsg: up to `count` (≤ 64) datagrams into consecutive slots of `slot` bytes from `buffer`;
 /// `lengths[i]` is datagram i's size. Returns the number read, or -errno (-EAGAIN: none).
 int l7mp_recv_batch(int fd, unsigned char *buffer, size_t slot, int count, int *lengths);
@@ -70,10 +72,8 @@ int l7mp_send_batch(int fd, const void *const *datas, const size_t *lengths, int
 
 /// Installs a handler for each of `signals` (SIGTERM, SIGINT) that writes the signal's number
 /// (one byte) to a pipe, and returns the pipe's read end (blocking), or -errno. A thread reading
-/// it learns of the signals without a signalfd: every signalfd in a process is woken by every
-/// signal sent to any of its threads (the upstream sockets' signals included), and a signalfd
-/// watched by another thread (libdispatch's, behind DispatchSource signal sources) would cost
-/// that thread a wake-up per upstream datagram.
+/// it learns of the signals without libdispatch's signal sources (a signalfd on libdispatch's
+/// manager thread).
 int l7mp_signal_pipe(const int *signals, int count);
 
 #endif
