@@ -109,6 +109,7 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
   private var channel: (any Channel)?
   private var eventLoop: (any EventLoop)?
   private var flows: [UDPPeer: UDPFlowEntry] = [:]
+  private var recent: (peer: UDPPeer, entry: UDPFlowEntry)?
   private var local: (IPAddress, Int32) = (IPAddress(v4: 0), -1)
 
   struct UDPFlowEntry {
@@ -170,7 +171,7 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
       counters.droppedMalformed.increment()
       return
     }
-    let entry = flows[peer]
+    let entry = flowEntry(peer)
     let view = evaluator.view
     view.pointee.srcAddr = entry?.address ?? peer.ip
     view.pointee.srcPort = peer.port
@@ -191,9 +192,23 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
           evaluator.rewrites, count: Int(verdict.rewriteCount), program: snapshot.program.program)
         return m
       }
-      if flow.sessions.isEmpty { flows[peer] = nil }
+      if flow.sessions.isEmpty { forget(peer) }
     }
     view.pointee.payload = nil
+  }
+
+  /// The flow of `peer`: the last one looked up is kept aside (a client's datagrams tend to come
+  /// in runs), which spares hashing the peer.
+  private func flowEntry(_ peer: UDPPeer) -> UDPFlowEntry? {
+    if let recent, recent.peer == peer { return recent.entry }
+    guard let entry = flows[peer] else { return nil }
+    recent = (peer, entry)
+    return entry
+  }
+
+  private func forget(_ peer: UDPPeer) {
+    flows[peer] = nil
+    if recent?.peer == peer { recent = nil }
   }
 
   private func makeFlow(_ peer: UDPPeer) -> Flow {
@@ -214,7 +229,7 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
     let flow = Flow(
       listener: listener, source: peer.displayText, eventLoop: eventLoop!, batch: batch,
       reply: reply)
-    flow.onEmpty = { _ in self.flows[peer] = nil }
+    flow.onEmpty = { _ in self.forget(peer) }
     flows[peer] = UDPFlowEntry(flow: flow, address: peer.ip, port: peer.port)
     return flow
   }
