@@ -81,9 +81,10 @@ public final class DatagramLoop: EventLoop, @unchecked Sendable {
   public func execute(_ task: @escaping @Sendable () -> Void) {
     let first = inbox.withLock { q in
       q.append(task)
+      inboxFull.store(true, ordering: .releasing)
       return q.count == 1
     }
-    inboxFull.store(true, ordering: .releasing)
+    // The loop checks the queue after every wake-up: only a first task has to wake it.
     if first && !inEventLoop { l7mp_eventfd_signal(wakeFD) }
   }
 
@@ -192,6 +193,17 @@ public final class DatagramLoop: EventLoop, @unchecked Sendable {
   func watch(_ fd: CInt) throws {
     let rc = l7mp_epoll_add(epollFD, fd)
     guard rc == 0 else { throw IOError(errnoCode: -rc, reason: "epoll_ctl") }
+  }
+
+  /// Reads socket `fd` of `link`, a UDP hop of a session on one of NIO's loops (any thread):
+  /// its datagrams go to the link's loop.
+  func adopt(_ fd: CInt, for link: UpstreamLink) {
+    execute { [self] in sockets.adoptRemote(fd, for: link) }
+  }
+
+  /// Closes socket `fd` of a session on another loop (any thread; it sends nothing more).
+  func release(_ fd: CInt) {
+    execute { [self] in sockets.closeRemote(fd) }
   }
 
   /// Stops watching `fd` (before it closes).

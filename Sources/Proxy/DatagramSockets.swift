@@ -71,13 +71,16 @@ final class DatagramSockets {
   private unowned let loop: DatagramLoop
   let batch: WriteBatch
   private var links = FDTable<UpstreamLink>()
+  /// UDP hops of sessions on NIO's loops (`DatagramLoop.adopt`).
+  private var remote = FDTable<UpstreamLink>()
   private var listeners = FDTable<UDPListenerHandler>()
   private var buffer: ByteBuffer
   private var lengths = [CInt](repeating: 0, count: DatagramSockets.datagramsPerRead)
   private var peers = [l7mp_peer](repeating: l7mp_peer(), count: DatagramSockets.datagramsPerRead)
 
-  /// Upstream sockets open.
+  /// Upstream sockets open: of sessions on this loop, of sessions on NIO's loops.
   var count: Int { links.count }
+  var remoteCount: Int { remote.count }
 
   fileprivate init(loop: DatagramLoop, batch: WriteBatch) {
     self.loop = loop
@@ -85,12 +88,18 @@ final class DatagramSockets {
     buffer = ByteBufferAllocator().buffer(capacity: Self.datagramsPerRead * Self.slotSize)
   }
 
-  /// A connected, non-blocking UDP socket to `address` whose datagrams go to `link`.
-  func open(_ address: SocketAddress, for link: UpstreamLink) throws -> CInt {
+  /// A connected, non-blocking UDP socket to `address` (any thread).
+  static func openConnected(_ address: SocketAddress) throws -> CInt {
     let fd = address.withSockAddr { pointer, length in
       l7mp_udp_upstream_open(pointer, socklen_t(length))
     }
     guard fd >= 0 else { throw IOError(errnoCode: -fd, reason: "UDP upstream \(address)") }
+    return fd
+  }
+
+  /// A connected, non-blocking UDP socket to `address` whose datagrams go to `link`.
+  func open(_ address: SocketAddress, for link: UpstreamLink) throws -> CInt {
+    let fd = try Self.openConnected(address)
     do {
       try loop.watch(fd)
     } catch {
@@ -101,8 +110,29 @@ final class DatagramSockets {
     return fd
   }
 
+  /// Socket `fd` of a session on another loop: its datagrams go to `link` on that loop.
+  func adoptRemote(_ fd: CInt, for link: UpstreamLink) {
+    do {
+      try loop.watch(fd)
+    } catch {
+      _ = Glibc.close(fd)
+      let code = (error as? IOError)?.errnoCode ?? EINVAL
+      link.eventLoop.execute { link.receiveFailed(errno: code) }
+      return
+    }
+    remote[fd] = link
+  }
+
+  /// Closes the socket of a session on another loop (it closed the hop).
+  func closeRemote(_ fd: CInt) {
+    guard remote.remove(fd) != nil else { return }
+    loop.unwatch(fd)
+    _ = Glibc.close(fd)
+  }
+
   /// The loop stopped: every socket closes.
   func closeAll() {
+    for fd in remote.descriptors { closeRemote(fd) }
     for fd in links.descriptors { close(fd) }
     for fd in listeners.descriptors { removeListener(fd) }
   }
@@ -132,6 +162,8 @@ final class DatagramSockets {
   func readable(_ fd: CInt) {
     if links[fd] != nil {
       drain(fd)
+    } else if remote[fd] != nil {
+      drainRemote(fd)
     } else if listeners[fd] != nil {
       drainListener(fd)
     } else {
@@ -158,6 +190,11 @@ final class DatagramSockets {
 
   /// One datagram, not collected in a batch.
   func send(_ buffer: ByteBuffer, fd: CInt, link: UpstreamLink) {
+    Self.sendNow(buffer, fd: fd, link: link)
+  }
+
+  /// One datagram on socket `fd`, from the thread of `link`'s session.
+  static func sendNow(_ buffer: ByteBuffer, fd: CInt, link: UpstreamLink) {
     let sent = buffer.withUnsafeReadableBytes { bytes in
       withUnsafeTemporaryAllocation(of: UnsafeRawPointer?.self, capacity: 1) { datas in
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 1) { lengths in
@@ -188,25 +225,35 @@ final class DatagramSockets {
     }
   }
 
+  /// One `recvmmsg` on socket `fd` into the shared buffer (slot i holds datagram i, of
+  /// `lengths[i]` bytes, from `peers[i]` when asked): the number read, or -errno.
+  fileprivate func receive(_ fd: CInt, withPeers: Bool) -> CInt {
+    buffer.clear()  // allocates a new buffer only if a slice of the last one is still held
+    let n = buffer.withUnsafeMutableWritableBytes { bytes in
+      lengths.withUnsafeMutableBufferPointer { lengths in
+        peers.withUnsafeMutableBufferPointer { peers in
+          l7mp_recv_from_batch(
+            fd, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Self.slotSize,
+            CInt(Self.datagramsPerRead), lengths.baseAddress,
+            withPeers ? peers.baseAddress : nil)
+        }
+      }
+    }
+    if n >= 0 { buffer.moveWriterIndex(to: Self.datagramsPerRead * Self.slotSize) }
+    return n
+  }
+
   /// Reads socket `fd` until it is empty (or its link closes). Each `recvmmsg` batch is handed
   /// on as slices of the shared buffer and the replies it causes are flushed before the next
   /// batch reuses the buffer.
   private func drain(_ fd: CInt) {
     guard let link = links[fd] else { return }
     while links[fd] === link {
-      buffer.clear()  // allocates a new buffer only if a slice of the last one is still held
-      let n = buffer.withUnsafeMutableWritableBytes { bytes in
-        lengths.withUnsafeMutableBufferPointer { lengths in
-          l7mp_recv_batch(
-            fd, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Self.slotSize,
-            CInt(Self.datagramsPerRead), lengths.baseAddress)
-        }
-      }
+      let n = receive(fd, withPeers: false)
       if n < 0 {
         if -n != EAGAIN && -n != EWOULDBLOCK { link.receiveFailed(errno: -n) }
         return
       }
-      buffer.moveWriterIndex(to: Self.datagramsPerRead * Self.slotSize)
       batch.beginRead()
       for i in 0..<Int(n) {
         guard links[fd] === link else { break }
@@ -219,21 +266,36 @@ final class DatagramSockets {
 }
 
 extension DatagramSockets {
+  /// Reads socket `fd` of a session on another loop until it is empty: the datagrams, copied
+  /// out of the shared buffer, go to that loop as one task per `recvmmsg`.
+  fileprivate func drainRemote(_ fd: CInt) {
+    guard let link = remote[fd] else { return }
+    while true {
+      let n = receive(fd, withPeers: false)
+      if n < 0 {
+        let code = -n
+        if code != EAGAIN && code != EWOULDBLOCK {
+          link.eventLoop.execute { link.receiveFailed(errno: code) }
+        }
+        return
+      }
+      let copies = (0..<Int(n)).map { i in
+        ByteBuffer(
+          bytes: buffer.getSlice(at: i * Self.slotSize, length: Int(lengths[i]))!.readableBytesView)
+      }
+      link.eventLoop.execute { for datagram in copies { link.received(datagram) } }
+      if n < Self.datagramsPerRead { return }
+    }
+  }
+}
+
+extension DatagramSockets {
   /// Reads listener socket `fd` until it is empty: each datagram, with the peer it came from,
   /// to the listener's handler; what they cause is sent when each batch is done.
   private func drainListener(_ fd: CInt) {
     guard let handler = listeners[fd] else { return }
     while listeners[fd] === handler {
-      buffer.clear()
-      let n = buffer.withUnsafeMutableWritableBytes { bytes in
-        lengths.withUnsafeMutableBufferPointer { lengths in
-          peers.withUnsafeMutableBufferPointer { peers in
-            l7mp_recv_from_batch(
-              fd, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Self.slotSize,
-              CInt(Self.datagramsPerRead), lengths.baseAddress, peers.baseAddress)
-          }
-        }
-      }
+      let n = receive(fd, withPeers: true)
       if n < 0 {
         if -n != EAGAIN && -n != EWOULDBLOCK {
           // An unconnected socket reports nothing of earlier sends; anything else is logged.
@@ -243,7 +305,6 @@ extension DatagramSockets {
         }
         return
       }
-      buffer.moveWriterIndex(to: Self.datagramsPerRead * Self.slotSize)
       batch.beginRead()
       for i in 0..<Int(n) {
         guard listeners[fd] === handler else { break }

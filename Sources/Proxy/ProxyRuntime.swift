@@ -138,6 +138,12 @@ public final class ProxyRuntime: ProxyControl, Sendable {
     }
   }
 
+  /// Whether a UDP listener runs on the UDP data path (`DatagramLoop`) rather than as a NIO
+  /// channel (tests).
+  func isOnDataPath(listener name: String) -> Bool {
+    state.withLock { $0.listeners[name] }?.bound is UDPBoundListener
+  }
+
   /// The bound address of a listener (tests bind port 0 and ask which port they got).
   public func localAddress(ofListener name: String) -> SocketAddress? {
     state.withLock { $0.listeners[name] }?.localAddress
@@ -145,7 +151,7 @@ public final class ProxyRuntime: ProxyControl, Sendable {
 
   private func bind(_ listener: ListenerRuntime) async throws -> any BoundListener {
     switch listener.config.spec.protocol {
-    case .udp: return try await UDPListener.bind(listener, on: datagramLoop())
+    case .udp: return try await UDPListener.bind(listener, runtime: self)
     case .webSocket:
       return ChannelListener(channel: try await WebSocketListener.bind(listener, on: group))
     case .tcp, .unixDomainSocket:

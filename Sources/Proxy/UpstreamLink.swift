@@ -30,6 +30,9 @@ final class UpstreamLink: @unchecked Sendable {
     case ready(any Channel)
     /// A UDP hop: a channel-less socket of the loop's `DatagramSockets`.
     case datagram(CInt, DatagramSockets)
+    /// A UDP hop of a session on one of NIO's loops: a channel-less socket read by the UDP data
+    /// path (`DatagramLoop`), which hands its datagrams over as tasks; sent on from here.
+    case remoteDatagram(CInt, DatagramLoop)
     case echo
     case discard
     case closed
@@ -57,7 +60,7 @@ final class UpstreamLink: @unchecked Sendable {
 
   var isReady: Bool {
     switch state {
-    case .ready, .datagram, .echo, .discard: return true
+    case .ready, .datagram, .remoteDatagram, .echo, .discard: return true
     default: return false
     }
   }
@@ -79,6 +82,8 @@ final class UpstreamLink: @unchecked Sendable {
       write(buffer, to: channel)
     case .datagram(let fd, let sockets):
       sockets.batch.send(buffer, fd: fd, link: self, on: sockets)
+    case .remoteDatagram(let fd, _):
+      DatagramSockets.sendNow(buffer, fd: fd, link: self)
     case .echo:
       received(buffer)
     case .discard:
@@ -124,6 +129,7 @@ final class UpstreamLink: @unchecked Sendable {
     switch state {
     case .ready(let channel): channel.close(promise: nil)
     case .datagram(let fd, let sockets): sockets.close(fd)
+    case .remoteDatagram(let fd, let loop): loop.release(fd)
     default: break
     }
     state = .closed
@@ -163,18 +169,27 @@ final class UpstreamLink: @unchecked Sendable {
   }
 
   private func write(_ buffer: ByteBuffer, to channel: any Channel) {
+    // A channel on another loop (a WebSocket or stream hop of a session on the UDP data path)
+    // gets a copy of its own, flushed at once: the datagram is a slice of the data path's read
+    // buffer, reused when this read is done, and the channel's loop writes it later (holding the
+    // slice made the next read allocate a new 1 MiB buffer).
+    let crossing = channel.eventLoop !== eventLoop
+    let data = crossing ? ByteBuffer(bytes: buffer.readableBytesView) : buffer
     switch cluster.config.spec.protocol {
     case .webSocket:
       send(
-        WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: buffer), to: channel)
+        WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: data), to: channel,
+        batched: !crossing)
     default:
-      send(buffer, to: channel)
+      send(data, to: channel, batched: !crossing)
     }
   }
 
-  /// Through the session's write batch when it has one, else flushed at once.
-  private func send<Message: Sendable>(_ message: Message, to channel: any Channel) {
-    if let batch {
+  /// Through the session's write batch when it has one (and `batched`), else flushed at once.
+  private func send<Message: Sendable>(
+    _ message: Message, to channel: any Channel, batched: Bool
+  ) {
+    if batched, let batch {
       batch.write(message, to: channel)
     } else {
       channel.writeAndFlush(message, promise: nil)
@@ -199,20 +214,20 @@ final class UpstreamLink: @unchecked Sendable {
     switch cluster.config.spec.protocol {
     case .udp:
       guard let sockets = EventLoopIO.of(eventLoop).existingSockets else {
-        // A WebSocket or stream listener's session, on a NIO loop: a NIO channel of its own.
-        future = DatagramBootstrap(group: eventLoop)
-          // Replies are not truncated either (NIO's default datagram buffer is 2 KiB).
-          .channelOption(
-            .recvAllocator,
-            value: FixedSizeRecvByteBufferAllocator(capacity: UDPListener.receiveBufferSize)
-          )
-          .channelInitializer { [self] channel in
-            channel.eventLoop.makeCompletedFuture {
-              try channel.pipeline.syncOperations.addHandler(UpstreamDatagramHandler(link: self))
-            }
-          }
-          .connect(to: address)
-        break
+        // A WebSocket or stream listener's session, on one of NIO's loops: the socket is read
+        // by the UDP data path too, which hands its datagrams to this loop.
+        do {
+          let loop = try session.listener.runtime.datagramLoop()
+          let fd = try DatagramSockets.openConnected(address)
+          loop.adopt(fd, for: self)
+          state = .remoteDatagram(fd, loop)
+          let queued = pending
+          pending = []
+          for buffer in queued { DatagramSockets.sendNow(buffer, fd: fd, link: self) }
+        } catch {
+          eventLoop.execute { [self] in connectFailed(error) }
+        }
+        return
       }
       // A connected socket without a channel: nothing to wait for.
       let fd: CInt
@@ -292,6 +307,7 @@ final class UpstreamLink: @unchecked Sendable {
     switch state {
     case .ready(let channel): channel.close(promise: nil)
     case .datagram(let fd, let sockets): sockets.close(fd)
+    case .remoteDatagram(let fd, let loop): loop.release(fd)
     default: return
     }
     cluster.counters.disconnects.increment()
@@ -305,27 +321,6 @@ final class UpstreamLink: @unchecked Sendable {
     }
     state = .closed
     session?.fail("cluster '\(cluster.name)' endpoint '\(endpoint?.name ?? "?")': \(reason)")
-  }
-}
-
-/// Datagrams from a connected UDP upstream socket with a NIO channel of its own (a session on
-/// one of NIO's loops).
-final class UpstreamDatagramHandler: ChannelInboundHandler {
-  typealias InboundIn = AddressedEnvelope<ByteBuffer>
-  let link: UpstreamLink
-
-  init(link: UpstreamLink) { self.link = link }
-
-  /// Replies are not batched: a reply is written (and its receive buffer freed) at once, so NIO
-  /// reuses one 64 KiB receive buffer per socket; batching them made NIO keep a second one for
-  /// each socket for good (146 against 74 KiB per idle session, measured).
-  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    link.received(unwrapInboundIn(data).data)
-  }
-
-  /// A connected UDP socket reports an ICMP port unreachable as ECONNREFUSED on the next read.
-  func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    link.disconnected("\(error)")
   }
 }
 

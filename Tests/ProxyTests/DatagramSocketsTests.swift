@@ -84,9 +84,9 @@ import Testing
     #expect(Self.portIsFree(port), "port \(port) still bound (errno \(errno))")
   }
 
-  /// A TCP listener's sessions run on NIO's loops and reach their UDP upstream through a NIO
-  /// channel each; the data path's socket table holds none of them.
-  @Test func udpHopsOfStreamSessionsUseAChannel() async throws {
+  /// A TCP listener's sessions run on NIO's loops; their UDP hops are sockets of the data path
+  /// too (read there, their datagrams handed to the session's loop), closed with the sessions.
+  @Test func udpHopsOfStreamSessionsAreReadByTheDataPath() async throws {
     let loop = try DatagramLoop(name: "test-udp")
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let upstream = try UDPTestClient()
@@ -103,22 +103,40 @@ import Testing
       client.send(Array("tcp \(k)".utf8))
       let got = try #require(upstream.receiveWithSender())
       #expect(got.text == "tcp \(k)")
-      upstream.send("back \(k)", to: got.port)
-      #expect(client.receive().map { String(decoding: $0, as: UTF8.self) } == "back \(k)")
+      for reply in 0..<3 {
+        upstream.send("back \(k).\(reply)", to: got.port)
+        #expect(
+          client.receive().map { String(decoding: $0, as: UTF8.self) } == "back \(k).\(reply)")
+      }
     }
-    #expect(try await Self.socketCount(loop) == 0)
+    let remote = {
+      try await loop.submit { EventLoopIO.of(loop).existingSockets!.remoteCount }.get()
+    }
+    #expect(try await remote() == 4)
+    #expect(try await Self.socketCount(loop) == 0, "no session of the data path's own")
     for nio in group.makeIterator() {
       #expect(try await nio.submit { EventLoopIO.of(nio).existingSockets == nil }.get())
     }
     #expect(await runtime.sessions().count == 4)
+    for client in clients { _ = shutdown(client.fd, Int32(SHUT_RDWR)) }
+    // The sessions end with their connections, and their sockets with them.
+    var left = -1
+    for _ in 0..<200 {
+      left = try await remote()
+      if left == 0 { break }
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    #expect(left == 0)
     await runtime.shutdown()
     try await loop.shutdownGracefully()
     try await group.shutdownGracefully()
   }
 
-  /// A UDP listener's session (on the data path) with a TCP hop (a channel on NIO's loop):
-  /// the hop's replies come back to the session's loop and on to the client.
-  @Test func udpSessionWithAStreamHop() async throws {
+  /// A UDP listener whose routes lead to a TCP cluster is a NIO channel (its sessions share a
+  /// loop with their TCP connections); one bound before that cluster existed runs on the data
+  /// path, and its sessions' TCP hops are channels on NIO's loop whose replies come back to the
+  /// session's loop. Both carry the traffic.
+  @Test(arguments: [true, false]) func udpSessionWithAStreamHop(clusterFirst: Bool) async throws {
     let loop = try DatagramLoop(name: "test-udp")
     let runtime = ProxyRuntime(datagramLoop: loop)
     let tcpPort = freePort(udp: false)
@@ -131,15 +149,18 @@ import Testing
           rulelist t for TCP { rule all { route to echo } }
           """))
     try await runtime.addCluster(ProxyRuntimeTests.echo)
-    try await runtime.addCluster(ProxyRuntimeTests.upstream("tcp-hop", .tcp, port: tcpPort))
     try await runtime.addListener(
       ListenerConfig(
         name: "tcp", spec: ListenerSpec(protocol: .tcp, address: "127.0.0.1", port: tcpPort),
         rules: "t"))
+    let hop = ProxyRuntimeTests.upstream("tcp-hop", .tcp, port: tcpPort)
+    if clusterFirst { try await runtime.addCluster(hop) }
     try await runtime.addListener(
       ListenerConfig(
         name: "udp", spec: ListenerSpec(protocol: .udp, address: "127.0.0.1", port: udpPort),
         rules: "u"))
+    if !clusterFirst { try await runtime.addCluster(hop) }
+    #expect(runtime.isOnDataPath(listener: "udp") == !clusterFirst)
     let client = try UDPTestClient()
     for k in 0..<5 {
       client.send("over tcp \(k)", to: udpPort)
