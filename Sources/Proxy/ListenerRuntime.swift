@@ -44,7 +44,17 @@ final class ListenerRuntime: Sendable {
   /// The rules for the next packet.
   var rules: RulesSnapshot? { snapshot.withLock { $0 } }
 
-  func setRules(_ rules: RulesSnapshot?) { snapshot.withLock { $0 = rules } }
+  /// Changes with every `setRules`: a listener keeps the rules it read with the version it saw,
+  /// and reads them again (taking the lock) only when the version moved.
+  private let version = Atomic<Int>(0)
+  var rulesVersion: Int { version.load(ordering: .acquiring) }
+
+  func setRules(_ rules: RulesSnapshot?) {
+    snapshot.withLock {
+      $0 = rules
+      version.add(1, ordering: .releasing)
+    }
+  }
 
   var bound: (any BoundListener)? {
     get { boundSocket.withLock { $0 } }

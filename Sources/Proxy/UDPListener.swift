@@ -160,6 +160,9 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
   /// AF_INET or AF_INET6: how replies' addresses are written.
   let family: CInt
   private let evaluator = PacketEvaluator()
+  /// The listener's rules as last read, and the version they were read at (-1: never).
+  private var currentRules: RulesSnapshot?
+  private var rulesVersion = -1
   /// Forwarded datagrams and replies go out once per read (`sendmmsg`): the event loop's batch,
   /// shared with the loop's other sockets.
   private var batch = WriteBatch()
@@ -225,7 +228,13 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
     let counters = listener.counters
     counters.packets.increment()
     counters.bytes.increment(by: Int64(data.readableBytes))
-    guard let snapshot = listener.rules else {
+    let version = listener.rulesVersion
+    if version != rulesVersion {
+      // Read after the version: a swap in between is read again with the next datagram.
+      currentRules = listener.rules
+      rulesVersion = version
+    }
+    guard let snapshot = currentRules else {
       counters.droppedUndeliverable.increment()
       return
     }
