@@ -63,9 +63,13 @@ enum UDPListener {
   ) async throws -> any BoundListener {
     handler.readsThroughChannel()
     do {
+      // `recvmmsg` of 16 datagrams per read, each into a 64 KiB slot of one 1 MiB buffer.
       let channel = try await DatagramBootstrap(group: loop)
+        .channelOption(.datagramVectorReadMessageCount, value: DatagramSockets.datagramsPerRead)
         .channelOption(
-          .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveBufferSize)
+          .recvAllocator,
+          value: FixedSizeRecvByteBufferAllocator(
+            capacity: DatagramSockets.datagramsPerRead * receiveBufferSize)
         )
         .channelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
