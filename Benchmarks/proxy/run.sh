@@ -9,7 +9,8 @@
 #   l7mp-ws      the same rule routing over a WebSocket hop: UDP → WebSocket → UDP in one l7mp
 #   websocat     the same chain with two websocat processes (UDP → WebSocket client, WebSocket
 #                server → UDP), the reference for l7mp-ws
-# for 64- and 1200-byte payloads: a ping-pong client (latency; everything on core 0) and a client
+# for 64- and 1200-byte payloads (repetitions interleaved: round 1 of every proxy, then round 2, …):
+# a ping-pong client (latency; everything on core 0) and a client
 # keeping 32 datagrams in flight (throughput; client and echo on core 0, the proxy on core 1).
 # For each run: round trips/s, p50/p99 (ping-pong), and the proxy's CPU time per round trip
 # (utime+stime of the proxy and its children from /proc, before and after). Then the RSS of l7mp
@@ -282,37 +283,42 @@ measure() { # NAME MODE SIZE REP: one run, one line of $RESULTS
   echo "# $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo)"
 } | tee -a "$RESULTS"
 
-for name in $PROXIES; do
-  start_proxy "$name"
-  for rep in $(seq "$REPEAT"); do
+sessions_step() { # the RSS of l7mp (PROXY_PID) with FLOWS live sessions
+  # One client socket per flow; the idle timeout (60 s) outlasts this step.
+  pin "$PROXY_PID" 1
+  sleep 1
+  base=$(awk '/VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
+  rm -f "$OUT/sessions.ready"
+  taskset -c 0 "$UDPBENCH" sessions 127.0.0.1 "$PROXY_PORT" "$FLOWS" 8 "$OUT/sessions.ready" >"$OUT/sessions.log" &
+  spid=$!
+  wait_for "$OUT/sessions.ready" answered 90 # udpbench gives up after 60 s
+  sleep 2
+  rss=$(awk '/VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
+  curl -s "http://127.0.0.1:$API_PORT/metrics" >"$OUT/sessions-metrics.txt"
+  metric() { awk -v m="$1" '$1 ~ "^"m"[{ ]" || $1 == m { s += $NF } END { print s + 0 }' "$OUT/sessions-metrics.txt"; }
+  active=$(metric l7mp_sessions_active)
+  created=$(metric l7mp_sessions_total)
+  failed=$(metric l7mp_session_failures_total)
+  wait "$spid" || true
+  printf 'l7mp\tsessions\t-\t-\tflows=%s %s rss_base_kib=%s rss_kib=%s sessions_active=%s sessions_created=%s sessions_failed=%s kib_per_session=%s\n' \
+    "$FLOWS" "$(cat "$OUT/sessions.ready")" "$base" "$rss" "$active" "$created" "$failed" \
+    "$(awk -v a="$base" -v b="$rss" -v n="$active" 'BEGIN { if (n > 0) printf "%.2f", (b - a) / n; else print "nan" }')" |
+    tee -a "$RESULTS"
+}
+
+# Repetitions are interleaved: each round starts every proxy in turn (a fresh process each
+# round), so that a change in the machine's load over the run touches every proxy alike.
+for rep in $(seq "$REPEAT"); do
+  for name in $PROXIES; do
+    start_proxy "$name"
     for size in $SIZES; do
       measure "$name" ping "$size" "$rep"
       measure "$name" flood "$size" "$rep"
     done
+    # Sessions once, in the last round.
+    [ "$name" = l7mp ] && [ "$rep" = "$REPEAT" ] && sessions_step
+    stop_proxy
   done
-  if [ "$name" = l7mp ]; then
-    # RSS with FLOWS live sessions (one client socket per flow; idle timeout 60 s > this step).
-    pin "$PROXY_PID" 1
-    sleep 1
-    base=$(awk '/VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
-    rm -f "$OUT/sessions.ready"
-    taskset -c 0 "$UDPBENCH" sessions 127.0.0.1 "$PROXY_PORT" "$FLOWS" 8 "$OUT/sessions.ready" >"$OUT/sessions.log" &
-    spid=$!
-    wait_for "$OUT/sessions.ready" answered 90 # udpbench gives up after 60 s
-    sleep 2
-    rss=$(awk '/VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
-    curl -s "http://127.0.0.1:$API_PORT/metrics" >"$OUT/sessions-metrics.txt"
-    metric() { awk -v m="$1" '$1 ~ "^"m"[{ ]" || $1 == m { s += $NF } END { print s + 0 }' "$OUT/sessions-metrics.txt"; }
-    active=$(metric l7mp_sessions_active)
-    created=$(metric l7mp_sessions_total)
-    failed=$(metric l7mp_session_failures_total)
-    wait "$spid" || true
-    printf 'l7mp\tsessions\t-\t-\tflows=%s %s rss_base_kib=%s rss_kib=%s sessions_active=%s sessions_created=%s sessions_failed=%s kib_per_session=%s\n' \
-      "$FLOWS" "$(cat "$OUT/sessions.ready")" "$base" "$rss" "$active" "$created" "$failed" \
-      "$(awk -v a="$base" -v b="$rss" -v n="$active" 'BEGIN { if (n > 0) printf "%.2f", (b - a) / n; else print "nan" }')" |
-      tee -a "$RESULTS"
-  fi
-  stop_proxy
 done
 echo "# uptime at the end:$(uptime)" | tee -a "$RESULTS"
 

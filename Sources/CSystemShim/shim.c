@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -55,6 +56,13 @@ int l7mp_udp_upstream_open(const struct sockaddr *address, socklen_t length) {
     return -error;
   }
   return fd;
+}
+
+int l7mp_set_thread_name(const char *name) {
+  char short_name[16];
+  strncpy(short_name, name, sizeof short_name - 1);
+  short_name[sizeof short_name - 1] = 0;
+  return -pthread_setname_np(pthread_self(), short_name);
 }
 
 int l7mp_epoll_create(void) {

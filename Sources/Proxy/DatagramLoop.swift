@@ -63,11 +63,11 @@ public final class DatagramLoop: EventLoop, @unchecked Sendable {
     sockets = io.existingSockets
     let started = DispatchSemaphore(value: 0)
     let thread = Thread { [self] in
+      _ = l7mp_set_thread_name(name)
       threadID.store(UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))), ordering: .releasing)
       started.signal()
       run()
     }
-    thread.name = name
     thread.start()
     started.wait()
   }
@@ -229,6 +229,7 @@ private struct TimerHeap {
   }
   private var heap: [Entry] = []
   private var cancelled = Set<UInt64>()
+  private var cancelledCount = 0
 
   var nextDeadline: NIODeadline? {
     mutating get {
@@ -250,7 +251,7 @@ private struct TimerHeap {
 
   /// Marks timer `id` (if it is still waiting) so that it never runs.
   mutating func cancel(_ id: UInt64) {
-    if heap.contains(where: { $0.id == id }) { cancelled.insert(id) }
+    if heap.contains(where: { $0.id == id }), cancelled.insert(id).inserted { cancelledCount += 1 }
   }
 
   /// The next timer due by `now`, removed.
@@ -262,7 +263,10 @@ private struct TimerHeap {
   }
 
   private mutating func dropCancelled() {
-    while !cancelled.isEmpty, let top = heap.first, cancelled.remove(top.id) != nil { removeTop() }
+    while cancelledCount > 0, let top = heap.first, cancelled.remove(top.id) != nil {
+      cancelledCount -= 1
+      removeTop()
+    }
   }
 
   private mutating func removeTop() {
