@@ -70,10 +70,11 @@ stop_all() {
 }
 trap stop_all EXIT INT TERM
 
-free_ports() { # N: N distinct free UDP ports on 127.0.0.1, asked of the OS
-  python3 - "$1" <<'PY'
+free_ports() { # N [tcp]: N distinct free UDP (or TCP) ports on 127.0.0.1, asked of the OS
+  python3 - "$1" "${2:-udp}" <<'PY'
 import socket, sys
-socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(int(sys.argv[1]))]
+kind = socket.SOCK_STREAM if sys.argv[2] == "tcp" else socket.SOCK_DGRAM
+socks = [socket.socket(socket.AF_INET, kind) for _ in range(int(sys.argv[1]))]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
@@ -164,8 +165,11 @@ listeners:
 CONF
 
 # UDP → WebSocket → UDP in one l7mp: the UDP listener sends every datagram as a WebSocket message
-# to l7mp's own WebSocket listener, which sends it on to the UDP echo server.
-cat >"$OUT/l7mp-ws.yaml" <<CONF
+# to l7mp's own WebSocket listener, which sends it on to the UDP echo server. Written when it
+# starts: each round takes a fresh WebSocket port (the last round's may be held by connections in
+# TIME_WAIT; websocat does not reuse it).
+write_l7mp_ws_conf() { # the config with the current WS_PORT
+  cat >"$OUT/l7mp-ws.yaml" <<CONF
 rulelists:
   - name: bench
     source: |
@@ -196,6 +200,7 @@ listeners:
     spec: {protocol: WebSocket, address: 127.0.0.1, port: $WS_PORT}
     rules: ws-in
 CONF
+}
 
 start_proxy() { # NAME: starts that proxy on core 1 (PROXY_PID), waits until it answers
   local name=$1
@@ -223,12 +228,15 @@ start_proxy() { # NAME: starts that proxy on core 1 (PROXY_PID), waits until it 
       wait_for "$OUT/l7mp.log" "l7mp: ready"
       ;;
     l7mp-ws)
+      WS_PORT=$(free_ports 1 tcp)
+      write_l7mp_ws_conf
       L7MP_LOG_LEVEL=warning taskset -c 1 "$L7MP" run --config "$OUT/l7mp-ws.yaml" \
         --api-port 0 >"$OUT/l7mp-ws.log" 2>&1 &
       PROXY_PID=$!
       wait_for "$OUT/l7mp-ws.log" "l7mp: ready"
       ;;
     websocat)
+      WS_PORT=$(free_ports 1 tcp)
       # One parent for both, so that cpu_ticks and pin cover the pair.
       taskset -c 1 bash -c "websocat -b -q ws-l:127.0.0.1:$WS_PORT udp:127.0.0.1:$ECHO_PORT &
         websocat -b -q udp-l:127.0.0.1:$PROXY_PORT ws://127.0.0.1:$WS_PORT/ & wait" \

@@ -37,6 +37,8 @@ public final class DatagramLoop: EventLoop, @unchecked Sendable {
 
   // Confined to the loop's thread:
   private var timers = TimerHeap()
+  /// Sockets that may hold more datagrams after their last turn.
+  private var unfinished: [CInt] = []
   private var shutdownCallbacks: [(DispatchQueue, @Sendable (Error?) -> Void)] = []
   /// The write batch, idle sweeper and sockets of this loop (made with it).
   private(set) var io: EventLoopIO!
@@ -143,12 +145,18 @@ public final class DatagramLoop: EventLoop, @unchecked Sendable {
           metadata: ["error": "\(IOError(errnoCode: -n, reason: "epoll_wait"))"])
         continue
       }
+      // Sockets left with datagrams after their turn get another, after everyone's.
+      if !unfinished.isEmpty {
+        let again = unfinished
+        unfinished = []
+        for fd in again where sockets.readable(fd) { unfinished.append(fd) }
+      }
       for i in 0..<Int(n) {
         let fd = fds[i]
         if fd == wakeFD {
           l7mp_eventfd_drain(wakeFD)
-        } else {
-          sockets.readable(fd)
+        } else if sockets.readable(fd) {
+          unfinished.append(fd)
         }
       }
       runInbox()
@@ -161,11 +169,12 @@ public final class DatagramLoop: EventLoop, @unchecked Sendable {
     for (queue, callback) in shutdownCallbacks { queue.async { callback(nil) } }
   }
 
-  /// Milliseconds until the next timer (rounded up), 0 with work queued, -1 with neither. The
+  /// Milliseconds until the next timer (rounded up), 0 with work queued or sockets unfinished,
+  /// -1 with neither. The
   /// time is the last wake-up's (a wake-up's work takes microseconds; the timers it delays are
   /// idle sweeps and retry pauses of milliseconds).
   private func waitTimeout(since now: NIODeadline?) -> CInt {
-    if inboxFull.load(ordering: .acquiring) { return 0 }
+    if !unfinished.isEmpty || inboxFull.load(ordering: .acquiring) { return 0 }
     guard let deadline = timers.nextDeadline else { return -1 }
     let nanoseconds = (deadline - (now ?? .now())).nanoseconds
     if nanoseconds <= 0 { return 0 }

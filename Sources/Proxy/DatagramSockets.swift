@@ -67,6 +67,8 @@ final class DatagramSockets {
   /// Datagrams read per `recvmmsg`, each into a slot that fits any UDP payload.
   static let datagramsPerRead = 16
   static let slotSize = 65536
+  /// Reads of one socket per turn before the others get theirs (64 datagrams).
+  static let readsPerTurn = 4
 
   private unowned let loop: DatagramLoop
   let batch: WriteBatch
@@ -158,18 +160,15 @@ final class DatagramSockets {
     _ = Glibc.close(fd)
   }
 
-  /// The epoll set found `fd` readable.
-  func readable(_ fd: CInt) {
-    if links[fd] != nil {
-      drain(fd)
-    } else if remote[fd] != nil {
-      drainRemote(fd)
-    } else if listeners[fd] != nil {
-      drainListener(fd)
-    } else {
-      // Not ours any more (closed during this wake-up, its number reused elsewhere): ignored.
-      return
-    }
+  /// The epoll set found `fd` readable: reads it for one turn. True if it may hold more (the
+  /// loop comes back to it after the other sockets' turns: the epoll set is edge-triggered and
+  /// will not report it again).
+  func readable(_ fd: CInt) -> Bool {
+    if links[fd] != nil { return drain(fd) }
+    if remote[fd] != nil { return drainRemote(fd) }
+    if listeners[fd] != nil { return drainListener(fd) }
+    // Not ours any more (closed during this wake-up, its number reused elsewhere): ignored.
+    return false
   }
 
   /// Sends `datagrams` (all for socket `fd`, at most 64) with one `sendmmsg`, after the write
@@ -243,16 +242,17 @@ final class DatagramSockets {
     return n
   }
 
-  /// Reads socket `fd` until it is empty (or its link closes). Each `recvmmsg` batch is handed
-  /// on as slices of the shared buffer and the replies it causes are flushed before the next
-  /// batch reuses the buffer.
-  private func drain(_ fd: CInt) {
-    guard let link = links[fd] else { return }
-    while links[fd] === link {
+  /// Reads socket `fd` until it is empty, its link closes, or `readsPerTurn` reads are done
+  /// (then returns true: it may hold more). Each `recvmmsg` batch is handed on as slices of the
+  /// shared buffer and the replies it causes are flushed before the next batch reuses it.
+  private func drain(_ fd: CInt) -> Bool {
+    guard let link = links[fd] else { return false }
+    for _ in 0..<Self.readsPerTurn {
+      guard links[fd] === link else { return false }
       let n = receive(fd, withPeers: false)
       if n < 0 {
         if -n != EAGAIN && -n != EWOULDBLOCK { link.receiveFailed(errno: -n) }
-        return
+        return false
       }
       batch.beginRead()
       for i in 0..<Int(n) {
@@ -260,41 +260,44 @@ final class DatagramSockets {
         link.received(buffer.getSlice(at: i * Self.slotSize, length: Int(lengths[i]))!)
       }
       batch.endRead()
-      if n < Self.datagramsPerRead { return }
+      if n < Self.datagramsPerRead { return false }
     }
+    return true
   }
 }
 
 extension DatagramSockets {
-  /// Reads socket `fd` of a session on another loop until it is empty: the datagrams, copied
-  /// out of the shared buffer, go to that loop as one task per `recvmmsg`.
-  fileprivate func drainRemote(_ fd: CInt) {
-    guard let link = remote[fd] else { return }
-    while true {
+  /// Reads socket `fd` of a session on another loop like `drain`: the datagrams, copied out of
+  /// the shared buffer, go to that loop as one task per `recvmmsg`.
+  fileprivate func drainRemote(_ fd: CInt) -> Bool {
+    guard let link = remote[fd] else { return false }
+    for _ in 0..<Self.readsPerTurn {
       let n = receive(fd, withPeers: false)
       if n < 0 {
         let code = -n
         if code != EAGAIN && code != EWOULDBLOCK {
           link.eventLoop.execute { link.receiveFailed(errno: code) }
         }
-        return
+        return false
       }
       let copies = (0..<Int(n)).map { i in
         ByteBuffer(
           bytes: buffer.getSlice(at: i * Self.slotSize, length: Int(lengths[i]))!.readableBytesView)
       }
       link.eventLoop.execute { for datagram in copies { link.received(datagram) } }
-      if n < Self.datagramsPerRead { return }
+      if n < Self.datagramsPerRead { return false }
     }
+    return true
   }
 }
 
 extension DatagramSockets {
-  /// Reads listener socket `fd` until it is empty: each datagram, with the peer it came from,
-  /// to the listener's handler; what they cause is sent when each batch is done.
-  private func drainListener(_ fd: CInt) {
-    guard let handler = listeners[fd] else { return }
-    while listeners[fd] === handler {
+  /// Reads listener socket `fd` like `drain`: each datagram, with the peer it came from, to the
+  /// listener's handler; what they cause is sent when each batch is done.
+  private func drainListener(_ fd: CInt) -> Bool {
+    guard let handler = listeners[fd] else { return false }
+    for _ in 0..<Self.readsPerTurn {
+      guard listeners[fd] === handler else { return false }
       let n = receive(fd, withPeers: true)
       if n < 0 {
         if -n != EAGAIN && -n != EWOULDBLOCK {
@@ -303,7 +306,7 @@ extension DatagramSockets {
             "UDP listener read failed",
             metadata: ["error": "\(IOError(errnoCode: -n, reason: "recvmmsg"))"])
         }
-        return
+        return false
       }
       batch.beginRead()
       for i in 0..<Int(n) {
@@ -312,8 +315,9 @@ extension DatagramSockets {
           buffer.getSlice(at: i * Self.slotSize, length: Int(lengths[i]))!, from: UDPPeer(peers[i]))
       }
       batch.endRead()
-      if n < Self.datagramsPerRead { return }
+      if n < Self.datagramsPerRead { return false }
     }
+    return true
   }
 
   /// Replies collected by the write batch for listener socket `fd`, at most 64, with one

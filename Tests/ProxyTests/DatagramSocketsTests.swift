@@ -173,6 +173,36 @@ import Testing
     try await loop.shutdownGracefully()
   }
 
+  /// A burst longer than one socket's turn (64 datagrams) is read over several turns, and every
+  /// datagram is answered: the edge-triggered epoll set does not report the socket again, the
+  /// loop comes back to it.
+  @Test func burstLongerThanATurnIsAllAnswered() async throws {
+    let loop = try DatagramLoop(name: "test-udp")
+    let runtime = ProxyRuntime(datagramLoop: loop)
+    _ = try await runtime.addRulelist(
+      RulelistConfig(name: "rules", source: "rulelist l for UDP { rule all { route to echo } }"))
+    try await runtime.addCluster(ProxyRuntimeTests.echo)
+    let port = freePort()
+    try await runtime.addListener(
+      ListenerConfig(
+        name: "udp", spec: ListenerSpec(protocol: .udp, address: "127.0.0.1", port: port),
+        rules: "l"))
+    let client = try UDPTestClient()
+    client.raiseBuffers()
+    let count = 150
+    // Sent while the loop is busy with a task, so that they queue in the listener's socket.
+    let gate = loop.submit { _ = usleep(50_000) }
+    for k in 0..<count { client.send("burst \(k)", to: port) }
+    try await gate.get()
+    var answered = Set<String>()
+    while answered.count < count, let text = client.receiveText() { answered.insert(text) }
+    let missing = (0..<count).filter { !answered.contains("burst \($0)") }
+    #expect(
+      missing.isEmpty, "\(missing.count) of \(count) unanswered, from burst \(missing.first ?? -1)")
+    await runtime.shutdown()
+    try await loop.shutdownGracefully()
+  }
+
   /// Tasks from other threads run on the loop, in order; timers fire in deadline order and a
   /// cancelled one never does.
   @Test func loopRunsTasksAndTimers() async throws {
