@@ -17,10 +17,19 @@ import Testing
   static func proxy(
     loop: DatagramLoop, group: MultiThreadedEventLoopGroup = .singleton, upstreamPort: Int
   ) async throws -> (ProxyRuntime, Int) {
+    try await proxy(
+      loop: loop, group: group, to: ProxyRuntimeTests.upstream("up", .udp, port: upstreamPort))
+  }
+
+  /// The same, routing everything to `cluster`.
+  static func proxy(
+    loop: DatagramLoop, group: MultiThreadedEventLoopGroup = .singleton, to cluster: ClusterConfig
+  ) async throws -> (ProxyRuntime, Int) {
     let runtime = ProxyRuntime(group: group, datagramLoop: loop)
     _ = try await runtime.addRulelist(
-      RulelistConfig(name: "rules", source: "rulelist l for UDP { rule all { route to up } }"))
-    try await runtime.addCluster(ProxyRuntimeTests.upstream("up", .udp, port: upstreamPort))
+      RulelistConfig(
+        name: "rules", source: "rulelist l for UDP { rule all { route to \(cluster.name) } }"))
+    try await runtime.addCluster(cluster)
     let port = freePort()
     try await runtime.addListener(
       ListenerConfig(
@@ -178,15 +187,7 @@ import Testing
   /// loop comes back to it.
   @Test func burstLongerThanATurnIsAllAnswered() async throws {
     let loop = try DatagramLoop(name: "test-udp")
-    let runtime = ProxyRuntime(datagramLoop: loop)
-    _ = try await runtime.addRulelist(
-      RulelistConfig(name: "rules", source: "rulelist l for UDP { rule all { route to echo } }"))
-    try await runtime.addCluster(ProxyRuntimeTests.echo)
-    let port = freePort()
-    try await runtime.addListener(
-      ListenerConfig(
-        name: "udp", spec: ListenerSpec(protocol: .udp, address: "127.0.0.1", port: port),
-        rules: "l"))
+    let (runtime, port) = try await Self.proxy(loop: loop, to: ProxyRuntimeTests.echo)
     let client = try UDPTestClient()
     client.raiseBuffers()
     let count = 150
