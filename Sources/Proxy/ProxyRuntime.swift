@@ -97,6 +97,9 @@ public final class ProxyRuntime: ProxyControl, Sendable {
       metadata: [
         "listener": "\(config.name)", "protocol": "\(config.spec.protocol.rawValue)",
         "address": "\(bound.localAddress.map(\.displayText) ?? "?")",
+        // Where its packets are handled (a UDP listener: the data path, or NIO's loops when
+        // its routes lead to WebSocket, TCP or Unix-socket clusters).
+        "thread": "\(bound is UDPBoundListener ? "udp data path" : "nio")",
       ])
   }
 
