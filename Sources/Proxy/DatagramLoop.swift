@@ -66,7 +66,7 @@ public final class DatagramLoop: EventLoop, @unchecked Sendable {
     let started = DispatchSemaphore(value: 0)
     let thread = Thread { [self] in
       _ = l7mp_set_thread_name(name)
-      threadID.store(UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))), ordering: .releasing)
+      threadID.store(UInt(pthread_self()), ordering: .releasing)
       started.signal()
       run()
     }
