@@ -17,7 +17,8 @@ public final class DatagramLoop: EventLoop, @unchecked Sendable {
   /// The process's UDP data path, started on first use (like NIO's singleton group).
   public static func shared() throws -> DatagramLoop {
     try sharedLoop.withLock { loop in
-      if let loop { return loop }
+      if let loop, !loop.stopped.load(ordering: .acquiring) { return loop }
+      // First use, or someone shut the last one down: a new one.
       let made = try DatagramLoop(name: "l7mp-udp")
       loop = made
       return made
@@ -140,9 +141,14 @@ public final class DatagramLoop: EventLoop, @unchecked Sendable {
       let now = NIODeadline.now()
       io.wakeTime = now
       if n < 0 {
+        // Not expected (EINTR is not an error here); a pause keeps a persistent failure from
+        // spinning the thread and flooding the log.
         proxyLogger.error(
           "UDP data path: epoll_wait failed",
           metadata: ["error": "\(IOError(errnoCode: -n, reason: "epoll_wait"))"])
+        usleep(10_000)
+        runInbox()
+        runDueTimers(now)
         continue
       }
       // Sockets left with datagrams after their turn get another, after everyone's.
