@@ -187,12 +187,7 @@ final class DatagramSockets {
     }
   }
 
-  /// One datagram, not collected in a batch.
-  func send(_ buffer: ByteBuffer, fd: CInt, link: UpstreamLink) {
-    Self.sendNow(buffer, fd: fd, link: link)
-  }
-
-  /// One datagram on socket `fd`, from the thread of `link`'s session.
+  /// One datagram on socket `fd`, not collected in a batch, from the thread of `link`'s session.
   static func sendNow(_ buffer: ByteBuffer, fd: CInt, link: UpstreamLink) {
     let sent = buffer.withUnsafeReadableBytes { bytes in
       withUnsafeTemporaryAllocation(of: UnsafeRawPointer?.self, capacity: 1) { datas in

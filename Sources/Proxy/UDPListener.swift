@@ -34,11 +34,13 @@ enum UDPListener {
       l7mp_udp_listener_open(pointer, socklen_t(length), receiveSocketBuffer)
     }
     guard fd >= 0 else { throw IOError(errnoCode: -fd, reason: "bind \(address)") }
-    let handler = UDPListenerHandler(
-      listener: listener, socket: fd, family: address.protocol == .inet6 ? AF_INET6 : AF_INET)
     if routesToConnections(listener) {
+      // Read by its channel, which also sends the replies: the handler holds no socket.
+      let handler = UDPListenerHandler(listener: listener)
       return try await bindChannel(fd, handler: handler, on: runtime.group.next())
     }
+    let handler = UDPListenerHandler(
+      listener: listener, socket: fd, family: address.protocol == .inet6 ? AF_INET6 : AF_INET)
     let loop: DatagramLoop
     let local: SocketAddress
     do {
@@ -61,7 +63,6 @@ enum UDPListener {
   private static func bindChannel(
     _ fd: CInt, handler: UDPListenerHandler, on loop: any EventLoop
   ) async throws -> any BoundListener {
-    handler.readsThroughChannel()
     do {
       // `recvmmsg` of 16 datagrams per read, each into a 64 KiB slot of one 1 MiB buffer.
       let channel = try await DatagramBootstrap(group: loop)
@@ -189,9 +190,6 @@ final class UDPListenerHandler: ChannelInboundHandler, @unchecked Sendable {
     self.socket = socket
     self.family = family
   }
-
-  /// Read by its NIO channel (`channelRead`), which also sends the replies.
-  func readsThroughChannel() { socket = nil }
 
   /// On the UDP data path: its batch, its loop, the address it is bound to.
   func attach(to loop: DatagramLoop, local address: SocketAddress) {

@@ -81,7 +81,7 @@ final class UpstreamLink: @unchecked Sendable {
     case .ready(let channel):
       write(buffer, to: channel)
     case .datagram(let fd, let sockets):
-      sockets.batch.send(buffer, fd: fd, link: self, on: sockets)
+      sockets.batch.send(buffer, fd: fd, link: self)
     case .remoteDatagram(let fd, _):
       DatagramSockets.sendNow(buffer, fd: fd, link: self)
     case .echo:
@@ -241,7 +241,7 @@ final class UpstreamLink: @unchecked Sendable {
       state = .datagram(fd, sockets)
       let queued = pending
       pending = []
-      for buffer in queued { sockets.batch.send(buffer, fd: fd, link: self, on: sockets) }
+      for buffer in queued { sockets.batch.send(buffer, fd: fd, link: self) }
       return
     case .tcp, .unixDomainSocket:
       future = ClientBootstrap(group: channelLoop)

@@ -52,9 +52,9 @@ final class WriteBatch {
   }
 
   /// A datagram for upstream socket `fd` of `link`.
-  func send(_ buffer: ByteBuffer, fd: CInt, link: UpstreamLink, on sockets: DatagramSockets) {
+  func send(_ buffer: ByteBuffer, fd: CInt, link: UpstreamLink) {
     guard depth > 0 else {
-      sockets.send(buffer, fd: fd, link: link)
+      DatagramSockets.sendNow(buffer, fd: fd, link: link)
       return
     }
     datagrams.append(Datagram(fd: fd, link: link, buffer: buffer))
